@@ -1,0 +1,230 @@
+// Kernite guest/monitor ABI, version 1.
+//
+// One self-contained header shared by the kernel and the monitor (STYLE.md habit 7). Everything that crosses
+// the boundary is here: the boot-info block the monitor hands the kernel, the hypercall ports and request
+// layouts, and the wire format of security events. Only fixed-width types, no pointers: a guest address is a
+// `u64` guest-physical address (GPA) that the monitor must range-check before use. Layouts are pinned with
+// static_asserts so the kernel (freestanding) and the monitor (hosted) cannot drift apart.
+//
+// Versioning: `abi_version_major` changes on any incompatible change; both sides refuse a mismatch.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kernite::abi {
+
+inline constexpr uint32_t abi_version_major = 1;
+inline constexpr uint32_t abi_version_minor = 0;
+
+// ---------------------------------------------------------------------------------------------------------
+// Boot: direct 64-bit entry from the Kernite monitor.
+//
+// The monitor loads the kernel's PT_LOAD segments at their p_paddr, builds page tables that identity-map
+// guest-physical memory from 0 up to `identity_map_limit`, enables long mode (CR0.PG|PE|WP, CR4.PAE,
+// EFER.LME|LMA|NXE) with a flat 64-bit code segment, and starts the vCPU at the ELF entry point with
+//   rdi = GPA of BootInfo, rsi = boot_magic, interrupts disabled, no stack.
+// The QEMU/PVH entry (Xen ELF note type 18) is the other way in; it does not use this block.
+// ---------------------------------------------------------------------------------------------------------
+inline constexpr uint64_t boot_magic = 0x4b45524e49544531ULL; // "KERNITE1"
+inline constexpr uint32_t boot_info_magic = 0x4b424f54;       // "KBOT"
+
+enum class MemoryType : uint32_t {
+    Usable = 1,
+    Reserved = 2,
+};
+
+struct MemoryRegion {
+    uint64_t base;
+    uint64_t length;
+    uint32_t type; // MemoryType
+    uint32_t reserved;
+};
+static_assert(sizeof(MemoryRegion) == 24);
+
+// A file handed to the kernel at boot (issue 3: the program ELF, the rootfs archive).
+struct BootModule {
+    uint64_t gpa;
+    uint64_t size;
+    char name[48]; // NUL-terminated
+};
+static_assert(sizeof(BootModule) == 64);
+
+inline constexpr uint32_t max_memory_regions = 16;
+inline constexpr uint32_t max_boot_modules = 4;
+inline constexpr uint32_t max_cmdline_length = 4096;
+
+struct BootInfo {
+    uint32_t magic;         // boot_info_magic
+    uint32_t version_major; // abi_version_major
+    uint32_t version_minor;
+    uint32_t size; // sizeof(BootInfo) as the monitor built it
+    uint64_t tsc_khz;
+    uint64_t identity_map_limit; // bytes of guest-physical memory identity-mapped at entry
+    uint8_t entropy_seed[32];    // from the host's getrandom(); the kernel wipes it after use
+    uint8_t boot_id[16];         // random per boot; also stamped on every event by the monitor
+    uint64_t cmdline_gpa;        // NUL-terminated, at most max_cmdline_length bytes including NUL
+    uint32_t cmdline_length;     // without the NUL
+    uint32_t memory_region_count;
+    MemoryRegion memory_regions[max_memory_regions];
+    uint32_t module_count;
+    uint32_t flags;
+    BootModule modules[max_boot_modules];
+};
+static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64);
+static_assert(offsetof(BootInfo, entropy_seed) == 32);
+static_assert(offsetof(BootInfo, memory_regions) == 96);
+
+// ---------------------------------------------------------------------------------------------------------
+// Hypercalls: `out dx, eax` with dx = hypercall_port_base + Hypercall and eax = GPA of the request struct
+// (below 4 GiB, naturally aligned to 8). The monitor copies the request in, validates every field, acts,
+// and writes back only the `result` field (and the documented out fields). Any malformed request stops
+// the VM with a message (exit status 127 is reserved for refusing to start; a bad request after start is
+// reported and exits 125 as a guest integrity failure).
+// ---------------------------------------------------------------------------------------------------------
+inline constexpr uint16_t hypercall_port_base = 0x500;
+
+enum class Hypercall : uint16_t {
+    Console = 0, // HcConsole: write a buffer to the host's stdout/stderr
+    Exit = 1,    // HcExit: stop the VM with a status
+    Time = 2,    // HcTime: host clocks
+    Entropy = 3, // HcEntropy: fresh bytes from the host's getrandom()
+    Event = 4,   // HcEvent: report a security event
+    Count = 5,
+};
+
+inline constexpr uint32_t console_max_length = 64 * 1024;
+inline constexpr uint32_t entropy_max_length = 256;
+
+enum class ConsoleStream : uint32_t {
+    Stdout = 1,
+    Stderr = 2,
+};
+
+struct HcConsole {
+    uint64_t data_gpa;
+    uint32_t length; // at most console_max_length
+    uint32_t stream; // ConsoleStream
+    int64_t result;  // out: bytes written or -errno
+};
+static_assert(sizeof(HcConsole) == 24);
+
+enum class ExitReason : uint32_t {
+    Normal = 0,        // the program or demo finished: status is its exit status (0..255)
+    SecurityStop = 1,  // a protection fired; an event was reported first
+    Panic = 2,         // kernel bug (VERIFY failed)
+    ProgramKilled = 3, // the program died from a signal; status is 128 + signal
+};
+
+struct HcExit {
+    int32_t status;
+    uint32_t reason; // ExitReason
+};
+static_assert(sizeof(HcExit) == 8);
+
+struct HcTime {
+    uint64_t monotonic_ns; // out: host CLOCK_MONOTONIC
+    uint64_t realtime_ns;  // out: host CLOCK_REALTIME
+};
+static_assert(sizeof(HcTime) == 16);
+
+struct HcEntropy {
+    uint64_t buffer_gpa;
+    uint32_t length; // at most entropy_max_length
+    uint32_t reserved;
+    int64_t result; // out: bytes written or -errno
+};
+static_assert(sizeof(HcEntropy) == 24);
+
+// ---------------------------------------------------------------------------------------------------------
+// Security events (DESIGN.md: "Security events"). Never rename a type's wire name; add new ones at the end.
+// ---------------------------------------------------------------------------------------------------------
+enum class EventType : uint32_t {
+    WxViolation = 1,
+    NullDeref,
+    StackOverflow,
+    StackSmash,
+    HeapCorruption,
+    DoubleFree,
+    UseAfterFree,
+    Kasan,
+    Ubsan,
+    CfiViolation,
+    WxPolicyDenied,
+    LockdownViolation,
+    GeneralProtection,
+    Panic,
+    InvalidOpcode,
+    KernelFault,
+    EntropyFailure,
+    Count,
+};
+
+constexpr char const* event_type_name(EventType type)
+{
+    switch (type) {
+    case EventType::WxViolation: return "wx-violation";
+    case EventType::NullDeref: return "null-deref";
+    case EventType::StackOverflow: return "stack-overflow";
+    case EventType::StackSmash: return "stack-smash";
+    case EventType::HeapCorruption: return "heap-corruption";
+    case EventType::DoubleFree: return "double-free";
+    case EventType::UseAfterFree: return "use-after-free";
+    case EventType::Kasan: return "kasan";
+    case EventType::Ubsan: return "ubsan";
+    case EventType::CfiViolation: return "cfi-violation";
+    case EventType::WxPolicyDenied: return "wx-policy-denied";
+    case EventType::LockdownViolation: return "lockdown-violation";
+    case EventType::GeneralProtection: return "general-protection";
+    case EventType::Panic: return "panic";
+    case EventType::InvalidOpcode: return "invalid-opcode";
+    case EventType::KernelFault: return "kernel-fault";
+    case EventType::EntropyFailure: return "entropy-failure";
+    case EventType::Count: break;
+    }
+    return nullptr;
+}
+
+enum EventFlags : uint32_t {
+    EventHasRip = 1u << 0,
+    EventHasAddr = 1u << 1,
+    EventHasSymbol = 1u << 2,
+    EventHasThread = 1u << 3,
+    EventStopsVm = 1u << 4, // the kernel stops after this event
+};
+
+inline constexpr size_t event_symbol_size = 64;
+inline constexpr size_t event_message_size = 160;
+
+// Strings are NUL-terminated inside their arrays; the monitor rejects events where they are not, and
+// escapes every byte it writes into JSON.
+struct SecurityEvent {
+    uint32_t type;  // EventType
+    uint32_t flags; // EventFlags
+    uint64_t rip;
+    uint64_t addr;
+    uint64_t thread;
+    char symbol[event_symbol_size];
+    char message[event_message_size];
+};
+static_assert(sizeof(SecurityEvent) == 32 + 64 + 160);
+
+struct HcEvent {
+    SecurityEvent event;
+    int64_t result; // out: 0 or -errno
+};
+static_assert(sizeof(HcEvent) == sizeof(SecurityEvent) + 8);
+
+// ---------------------------------------------------------------------------------------------------------
+// QEMU/PVH transport. Without hypercalls, the kernel uses the 16550 console; two marker lines carry what the
+// hypercalls carry on the Kernite monitor, and the monitor strips them from the console stream:
+//   "\x1e" "kernite-event " <hex of SecurityEvent, 2 digits per byte> "\n"
+//   "\x1e" "kernite-exit " <decimal status> " " <decimal ExitReason> "\n"
+// followed by a write to isa-debug-exit, which ends QEMU.
+// ---------------------------------------------------------------------------------------------------------
+inline constexpr char serial_marker = '\x1e';
+inline constexpr char const serial_event_prefix[] = "kernite-event ";
+inline constexpr char const serial_exit_prefix[] = "kernite-exit ";
+inline constexpr uint16_t qemu_debug_exit_port = 0xf4;
+
+} // namespace kernite::abi

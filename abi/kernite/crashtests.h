@@ -1,0 +1,36 @@
+// The kernel's crash tests (DESIGN.md "Crash tests", after Linux LKDTM). The table is part of the ABI so that
+// the monitor can list and validate names without booting, and the test runner can iterate over them.
+// `kernite run --crashtest NAME` passes `crashtest=NAME` on the kernel command line; the kernel prints
+//   "crashtest: NAME armed"
+// right before it commits the bug, then the protection must report `expected_event` and stop with 125.
+#pragma once
+
+#include "abi.h"
+
+namespace kernite::abi {
+
+struct CrashTest {
+    char const* name;
+    EventType expected_event;
+    char const* description;
+};
+
+inline constexpr CrashTest crash_tests[] = {
+    { "WRITE_RO", EventType::WxViolation, "write to a const variable in .rodata" },
+    { "WRITE_RO_AFTER_INIT", EventType::WxViolation, "write to data sealed read-only after boot" },
+    { "WRITE_KERN", EventType::WxViolation, "write to kernel text" },
+    { "EXEC_DATA", EventType::WxViolation, "execute code copied into .data" },
+    { "EXEC_BSS", EventType::WxViolation, "execute code copied into .bss" },
+    { "EXEC_STACK", EventType::WxViolation, "execute code copied onto the stack" },
+    { "EXEC_KMALLOC", EventType::WxViolation, "execute code copied into a heap allocation" },
+    { "EXEC_RODATA", EventType::WxViolation, "execute a function placed in .rodata" },
+    { "EXEC_NULL", EventType::NullDeref, "call a null function pointer" },
+    { "ACCESS_NULL", EventType::NullDeref, "read through a null pointer" },
+    { "WRITE_NULL", EventType::NullDeref, "write through a null pointer" },
+    { "EXHAUST_STACK", EventType::StackOverflow, "unbounded recursion into the guard page" },
+    { "PANIC", EventType::Panic, "a failed VERIFY" },
+};
+
+inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);
+
+} // namespace kernite::abi

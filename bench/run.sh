@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# make bench: measure Kernite's figures side by side in one run, print a table, write build/bench/results.json.
+#
+# Figures (DESIGN.md "Figures we hold ourselves to"); each is one figure_* function below:
+#   boot_median_ms, boot_floor_ms, boot_floor_ratio  `kernite run` (demo) vs build/bench/kvm-floor, KVM
+#   qemu_median_ms, qemu_vs_kvm_ratio                 the same kernel under `kernite run --vmm qemu`
+#   kernel_image_bytes                                stripped build/kernel/kernite-hardened.elf
+#   min_mem_mib                                       smallest --mem (MiB) that boots the demo, KVM
+# Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
+# /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
+#
+# To add a figure: write figure_<name>() that calls measure helpers, json_set and row, and append it to `figures`.
+#
+# Environment:
+#   BENCH_RUNS=30           runs per KVM command (at least 30 for the published figures)
+#   BENCH_QEMU_RUNS=30      runs for QEMU (10 is enough when it is slow; the table says how many were used)
+#   BENCH_WARMUP=3          warm-up runs per command
+#   KERNITE_BENCH_ARGS=""   extra `kernite run` arguments for the demo boots (e.g. "--cmdline quick")
+#   BENCH_STRICT=1          exit non-zero when a goal is missed (default: only when a figure could not be measured)
+#   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+
+kernite=${KERNITE_BIN:-$repo_root/build/bin/kernite}
+floor=$repo_root/build/bench/kvm-floor
+image=${KERNITE_IMAGE:-$repo_root/build/kernel/kernite-hardened.elf}
+out_dir=$repo_root/build/bench
+results=$out_dir/results.json
+runs=${BENCH_RUNS:-30}
+qemu_runs=${BENCH_QEMU_RUNS:-30}
+warmup=${BENCH_WARMUP:-3}
+read -ra demo_args <<<"${KERNITE_BENCH_ARGS:-}"
+
+mkdir -p "$out_dir"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kernite-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# ---------------------------------------------------------------------------------------------------------
+# Results: an ordered flat JSON object, and the table rows.
+# ---------------------------------------------------------------------------------------------------------
+json_keys=()
+declare -A json_values=()
+table_rows=()
+measurement_errors=0
+goals_missed=0
+
+# json_set KEY VALUE: VALUE is a JSON literal (number, true, false, null) as text.
+json_set()
+{
+    local key=$1 value=$2
+    [[ -v json_values[$key] ]] || json_keys+=("$key")
+    json_values[$key]=$value
+}
+
+json_set_string()
+{
+    local key=$1 text=$2
+    text=${text//\\/\\\\}
+    text=${text//\"/\\\"}
+    text=${text//$'\n'/ }
+    text=${text//$'\t'/ }
+    json_set "$key" "\"$text\""
+}
+
+json_get()
+{
+    echo "${json_values[$1]:-null}"
+}
+
+# figure_null KEY REASON [error]: the figure could not be measured. With `error`, that is a failure of the
+# benchmark (Kernite did not boot); without, a limit of this machine (no /dev/kvm).
+figure_null()
+{
+    local key=$1 reason=$2
+    json_set "$key" null
+    json_set_string "${key}_reason" "$reason"
+    if [[ ${3:-} == error ]]; then
+        measurement_errors=$((measurement_errors + 1))
+        echo "bench: $key: $reason" >&2
+    fi
+}
+
+# row FIGURE VALUE GOAL VERDICT
+row()
+{
+    table_rows+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4")
+}
+
+# row_goal FIGURE KEY UNIT GOAL OP LIMIT: a table row judged against a goal (OP: le, lt, ge, gt); n/a for null.
+# Runs in the current shell (not in $(...)) so that it can count missed goals.
+row_goal()
+{
+    local label=$1 key=$2 unit=$3 goal=$4 op=$5 limit=$6 value result
+    value=$(json_get "$key")
+    if [[ $value == null ]]; then
+        result="n/a"
+    elif awk -v v="$value" -v l="$limit" -v op="$op" 'BEGIN {
+            ok = (op == "le") ? v <= l : (op == "lt") ? v < l : (op == "ge") ? v >= l : v > l
+            exit ok ? 0 : 1 }'; then
+        result=PASS
+    else
+        result=FAIL
+        goals_missed=$((goals_missed + 1))
+    fi
+    row "$label" "$(show "$key" "$unit")" "$goal" "$result"
+}
+
+# Arithmetic on figures that may be null: ratio A B -> A/B with 2 decimals, or null.
+ratio()
+{
+    local a b
+    a=$(json_get "$1") b=$(json_get "$2")
+    if [[ $a == null || $b == null ]]; then
+        echo null
+    else
+        awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'
+    fi
+}
+
+show()
+{
+    local value
+    value=$(json_get "$1")
+    [[ $value == null ]] && echo "null" || echo "$value${2:-}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Measuring.
+# ---------------------------------------------------------------------------------------------------------
+kvm_reason=""
+kvm_usable()
+{
+    if [[ ! -c /dev/kvm ]]; then
+        kvm_reason="/dev/kvm does not exist"
+    elif ! kvm_reason=$( (exec 3<>/dev/kvm) 2>&1); then
+        kvm_reason="cannot open /dev/kvm read-write: ${kvm_reason##*: }"
+    else
+        kvm_reason=""
+        return 0
+    fi
+    return 1
+}
+
+# sanity_run NAME EXPECT_REGEX COMMAND...: one run before timing: must exit 0 (and print EXPECT_REGEX if given),
+# so that hyperfine never times a failing command. Sets sanity_error on failure.
+sanity_error=""
+sanity_run()
+{
+    local name=$1 expect=$2 status=0
+    shift 2
+    timeout -s KILL 120 "$@" </dev/null >"$tmp/$name.out" 2>&1 || status=$?
+    if [[ $status -ne 0 ]]; then
+        sanity_error="$(printf '%q ' "$@")exited $status: $(tail -n 1 "$tmp/$name.out")"
+        return 1
+    fi
+    if [[ -n $expect ]] && ! grep -Eq -- "$expect" "$tmp/$name.out"; then
+        sanity_error="$(printf '%q ' "$@")printed no line matching /$expect/"
+        return 1
+    fi
+    return 0
+}
+
+# measure NAME RUNS COMMAND...: time each COMMAND (a string, split by hyperfine without a shell) and set the
+# global array `medians` to their medians in milliseconds, in order. The raw JSON stays in build/bench/.
+medians=()
+measure()
+{
+    local name=$1 count=$2
+    shift 2
+    medians=()
+    if ! hyperfine -N --style basic --warmup "$warmup" --runs "$count" \
+        --export-json "$out_dir/hyperfine-$name.json" "$@" >&2; then
+        sanity_error="hyperfine failed on $*"
+        return 1
+    fi
+    mapfile -t medians < <(awk '/"median":/ { gsub(/[",]/, ""); printf "%.3f\n", $2 * 1000 }' \
+        "$out_dir/hyperfine-$name.json")
+    if [[ ${#medians[@]} -ne $# ]]; then
+        sanity_error="found ${#medians[@]} medians for $# commands in $out_dir/hyperfine-$name.json"
+        return 1
+    fi
+}
+
+# measure_one KEY NAME RUNS COMMAND: measure one command into figure KEY (null with the error if it fails).
+measure_one()
+{
+    local key=$1 name=$2 count=$3 command=$4
+    if measure "$name" "$count" "$command"; then
+        json_set "$key" "${medians[0]}"
+    else
+        figure_null "$key" "$sanity_error" error
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Figures.
+# ---------------------------------------------------------------------------------------------------------
+figure_boot_kvm()
+{
+    local kernite_ok=0 floor_ok=0 kernite_command floor_command
+    kernite_command=$(printf '%q ' "$kernite" run --vmm kvm "${demo_args[@]}")
+    floor_command=$(printf '%q' "$floor")
+    json_set kvm_available "$([[ -z $kvm_reason ]] && echo true || echo false)"
+    if [[ -n $kvm_reason ]]; then
+        figure_null boot_median_ms "$kvm_reason"
+        figure_null boot_floor_ms "$kvm_reason"
+    else
+        if sanity_run kernite-kvm "kernite: demo ok" "$kernite" run --vmm kvm "${demo_args[@]}"; then
+            kernite_ok=1
+        else
+            figure_null boot_median_ms "$sanity_error" error
+        fi
+        if sanity_run floor "" "$floor"; then
+            floor_ok=1
+        else
+            figure_null boot_floor_ms "$sanity_error" error
+        fi
+        if ((kernite_ok && floor_ok)); then
+            # Side by side in one hyperfine invocation: the same machine state for both.
+            if measure kvm "$runs" "$kernite_command" "$floor_command"; then
+                json_set boot_median_ms "${medians[0]}"
+                json_set boot_floor_ms "${medians[1]}"
+            else
+                figure_null boot_median_ms "$sanity_error" error
+                figure_null boot_floor_ms "$sanity_error" error
+            fi
+        elif ((kernite_ok)); then
+            measure_one boot_median_ms kvm "$runs" "$kernite_command"
+        elif ((floor_ok)); then
+            measure_one boot_floor_ms floor "$runs" "$floor_command"
+        fi
+    fi
+    json_set boot_floor_ratio "$(ratio boot_median_ms boot_floor_ms)"
+    json_set boot_runs "$runs"
+    row_goal "kernite run (KVM), median" boot_median_ms " ms" "< 10 ms (aim 3)" lt 10
+    row "kvm-floor, median" "$(show boot_floor_ms " ms")" "-" "-"
+    row_goal "kernite / floor" boot_floor_ratio "x" "<= 1.5x" le 1.5
+}
+
+figure_boot_qemu()
+{
+    local accelerator=kvm
+    [[ -z $kvm_reason ]] || accelerator=tcg
+    if sanity_run kernite-qemu "kernite: demo ok" "$kernite" run --vmm qemu "${demo_args[@]}"; then
+        measure_one qemu_median_ms qemu "$qemu_runs" "$(printf '%q ' "$kernite" run --vmm qemu "${demo_args[@]}")"
+    else
+        figure_null qemu_median_ms "$sanity_error" error
+    fi
+    json_set qemu_runs "$qemu_runs"
+    json_set_string qemu_accelerator "$accelerator"
+    json_set qemu_vs_kvm_ratio "$(ratio qemu_median_ms boot_median_ms)"
+    row "kernite run --vmm qemu, median ($qemu_runs runs, $accelerator)" "$(show qemu_median_ms " ms")" "-" "-"
+    row_goal "qemu / kernite" qemu_vs_kvm_ratio "x" ">= 20x" ge 20
+}
+
+figure_image_size()
+{
+    if [[ ! -f $image ]]; then
+        figure_null kernel_image_bytes "$image is not built" error
+    elif ! strip -o "$tmp/kernel.stripped" "$image" 2>"$tmp/strip.err"; then
+        figure_null kernel_image_bytes "strip failed: $(head -n 1 "$tmp/strip.err")" error
+    else
+        json_set kernel_image_bytes "$(stat -c %s "$tmp/kernel.stripped")"
+    fi
+    row_goal "kernel image, stripped (hardened)" kernel_image_bytes " B" "< 1 MiB (aim 300 KiB)" lt 1048576
+}
+
+figure_min_mem()
+{
+    local mib status
+    if [[ -n $kvm_reason ]]; then
+        figure_null min_mem_mib "$kvm_reason"
+    else
+        json_set min_mem_mib null
+        for ((mib = 2; mib <= 16; mib++)); do
+            status=0
+            timeout -s KILL 60 "$kernite" run --vmm kvm --mem "${mib}M" --timeout 10 "${demo_args[@]}" \
+                </dev/null >"$tmp/mem.out" 2>&1 || status=$?
+            if [[ $status -eq 0 ]] && grep -q "kernite: demo ok" "$tmp/mem.out"; then
+                json_set min_mem_mib "$mib"
+                break
+            fi
+        done
+        if [[ $(json_get min_mem_mib) == null ]]; then
+            figure_null min_mem_mib "the demo did not boot with --mem 2M..16M (16M: status $status)" error
+        fi
+    fi
+    row_goal "smallest --mem that boots the demo (KVM)" min_mem_mib " MiB" "<= 8 MiB (aim 4)" le 8
+}
+
+figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem)
+
+# ---------------------------------------------------------------------------------------------------------
+for tool in hyperfine strip awk; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/install-deps.sh)" >&2; exit 1; }
+done
+[[ -x $kernite ]] || { echo "bench: $kernite is not built (run make build)" >&2; exit 1; }
+kvm_usable || echo "bench: KVM figures are null: $kvm_reason" >&2
+
+for figure in "${figures[@]}"; do
+    echo "bench: ${figure#figure_}" >&2
+    "$figure"
+done
+
+{
+    echo "{"
+    for ((i = 0; i < ${#json_keys[@]}; i++)); do
+        separator=","
+        ((i == ${#json_keys[@]} - 1)) && separator=""
+        printf '  "%s": %s%s\n' "${json_keys[i]}" "${json_values[${json_keys[i]}]}" "$separator"
+    done
+    echo "}"
+} >"$results.tmp"
+mv "$results.tmp" "$results"
+
+echo
+{
+    printf 'figure\tvalue\tgoal\tresult\n'
+    printf '%s\n' "${table_rows[@]}"
+} | column -t -s $'\t'
+echo
+echo "results: $results"
+[[ -z $kvm_reason ]] || echo "note: no usable /dev/kvm ($kvm_reason): KVM figures are null, QEMU ran with TCG"
+
+if ((measurement_errors > 0)); then
+    echo "bench: $measurement_errors figure(s) could not be measured" >&2
+    exit 1
+fi
+if [[ ${BENCH_STRICT:-0} == 1 ]] && ((goals_missed > 0)); then
+    echo "bench: $goals_missed goal(s) missed" >&2
+    exit 1
+fi

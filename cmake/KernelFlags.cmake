@@ -1,0 +1,55 @@
+# Every kernel compile and link flag lives here (STYLE.md habit 11), one block per profile, with the reason
+# for each. Per-file opt-outs are set in kernel/CMakeLists.txt next to the file, each with its reason.
+#
+# Profiles (DESIGN.md): hardened (default, every protection on), debug (adds checks and, from issue 5,
+# KASAN+UBSAN), baseline (protections off, for measuring what they cost).
+
+set(KERNITE_KERNEL_PROFILES hardened debug baseline)
+
+set(KERNITE_KERNEL_COMMON_FLAGS
+    -ffreestanding          # no hosted libc or libstdc++ runtime; only freestanding headers
+    -fno-exceptions -fno-rtti
+    -fno-threadsafe-statics -fno-use-cxa-atexit
+    -fno-asynchronous-unwind-tables -fno-unwind-tables
+    -mno-red-zone           # interrupts push onto the current stack in ring 0
+    -mgeneral-regs-only     # no SSE/AVX state to save on kernel entry
+    -mcmodel=small -fpie    # position independent: the image is relocated to its virtual base at boot
+    -fvisibility=hidden     # all symbols local: direct RIP-relative references, no GOT
+    -fno-plt
+    -fno-omit-frame-pointer # frame-pointer backtraces in exception reports
+    -fno-strict-aliasing
+    -fno-delete-null-pointer-checks # page 0 is a trap we test, not undefined behaviour to optimise away
+    -g
+    -Wall -Wextra -Wno-missing-field-initializers -Wno-address-of-packed-member
+    -Werror=return-type -Werror=vla
+)
+
+set(KERNITE_KERNEL_PROFILE_FLAGS_hardened
+    -O2
+    -fstack-protector-strong -mstack-protector-guard=global # canary in __stack_chk_guard, seeded at boot
+    -ftrivial-auto-var-init=zero                            # no uninitialised stack leaks
+    -fzero-call-used-regs=used-gpr                          # fewer ROP gadgets, less register leakage
+)
+set(KERNITE_KERNEL_PROFILE_DEFINES_hardened KERNITE_PROFILE_HARDENED=1)
+
+set(KERNITE_KERNEL_PROFILE_FLAGS_debug
+    -O1
+    -fstack-protector-all -mstack-protector-guard=global
+    -ftrivial-auto-var-init=pattern
+)
+set(KERNITE_KERNEL_PROFILE_DEFINES_debug KERNITE_PROFILE_DEBUG=1)
+
+set(KERNITE_KERNEL_PROFILE_FLAGS_baseline
+    -O2
+    -fno-stack-protector
+)
+set(KERNITE_KERNEL_PROFILE_DEFINES_baseline KERNITE_PROFILE_BASELINE=1)
+
+set(KERNITE_KERNEL_LINK_FLAGS
+    -nostdlib -static-pie              # position-independent image with only R_X86_64_RELATIVE relocations
+    -Wl,--no-dynamic-linker
+    -Wl,-z,text                        # refuse text relocations (would need writable text)
+    -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack
+    -Wl,--build-id=none
+    -Wl,--no-undefined
+)

@@ -1,0 +1,44 @@
+// What the kernel learned at boot, normalised from either entry (Kernite BootInfo or PVH start_info) and
+// copied into kernel memory, so nothing after early boot reads loader-owned memory again.
+#pragma once
+
+#include <kernite/abi.h>
+#include <ktl/types.h>
+
+namespace kernite {
+
+enum class BootProtocol : u32 {
+    Monitor = 1, // the Kernite monitor, hypercalls available
+    Pvh = 2,     // QEMU (or another PVH loader): 16550 console, isa-debug-exit
+};
+
+struct PhysicalRange {
+    u64 base;
+    u64 length;
+};
+
+struct BootParams {
+    BootProtocol protocol;
+    u64 boot_tsc; // rdtsc at the first instruction we control
+    u64 tsc_khz;  // 0 when the loader did not say (PVH): calibrated later
+    bool has_entropy_seed;
+    u8 entropy_seed[32];
+    u8 boot_id[16];
+    char cmdline[abi::max_cmdline_length];
+    PhysicalRange usable[abi::max_memory_regions];
+    u32 usable_count;
+    u64 max_phys;           // end of the highest usable RAM
+    u64 kernel_phys_start;  // [start, end) of the loaded image, including bss and ksyms
+    u64 kernel_phys_end;
+    u64 kernel_virt_base;   // where __kernel_start lives after relocation
+    u64 pmm_bitmap_phys;
+    u64 page_table_root;    // physical address of the kernel PML4
+    u64 relocations_applied;
+};
+
+// Virtual memory layout (docs/architecture.md "Address space").
+inline constexpr u64 direct_map_base = 0xffff800000000000ull;  // all RAM, RW+NX, kernel image excluded
+inline constexpr u64 kernel_stacks_base = 0xffffc00000000000ull; // stacks with unmapped guard pages
+inline constexpr u64 kernel_heap_base = 0xffffd00000000000ull;
+
+} // namespace kernite

@@ -1,0 +1,290 @@
+// Early boot: runs on the loader's identity map, before relocation, before the IDT exists.
+//
+// Constraints (why this file looks the way it does):
+//  - No absolute addresses: the image is not relocated yet, so no virtual calls, no function-pointer tables,
+//    no reads of pointers stored in data. Globals are reached RIP-relative (-fpie, hidden visibility).
+//  - Built without the stack protector: it sets the canary (kernel/CMakeLists.txt says so next to the flag).
+//  - A fault here has no handler and becomes a triple fault, which the monitor reports; so every loader value
+//    is range-checked before it is dereferenced, and an impossible boot ends in early_halt().
+#include <kernel/boot/boot_params.h>
+#include <kernel/boot/early.h>
+#include <kernel/boot/pvh.h>
+#include <kernel/mm/kernel_image.h>
+#include <paging/address_space.h>
+#include <pmm/physical_memory.h>
+
+#include "../../arch/x86_64/boot/boot_protocol.h"
+
+extern "C" u64 __stack_chk_guard;
+extern "C" [[noreturn]] void kernel_main(kernite::BootParams*);
+
+namespace kernite {
+
+BootParams g_boot_params;
+pmm::PhysicalMemory g_physical_memory;
+
+namespace {
+
+HandOff g_handoff;
+
+[[noreturn]] void early_halt()
+{
+    // No console yet. A ud2 with no IDT triple-faults, which both VMMs report as a failed boot.
+    for (;;)
+        asm volatile("ud2");
+}
+
+u64 read_tsc()
+{
+    u32 low, high;
+    asm volatile("rdtsc" : "=a"(low), "=d"(high));
+    return (u64(high) << 32) | low;
+}
+
+void copy_bytes(void* destination, void const* source, u64 length)
+{
+    auto* d = static_cast<u8*>(destination);
+    auto const* s = static_cast<u8 const*>(source);
+    for (u64 i = 0; i < length; ++i)
+        d[i] = s[i];
+}
+
+// Copies a NUL-terminated loader string, bounded, into the command-line buffer.
+void copy_cmdline(u64 phys, u64 limit)
+{
+    auto& params = g_boot_params;
+    params.cmdline[0] = 0;
+    if (phys == 0 || phys >= limit)
+        return;
+    auto const* source = reinterpret_cast<char const*>(phys);
+    u64 i = 0;
+    for (; i + 1 < sizeof(params.cmdline) && phys + i < limit && source[i]; ++i)
+        params.cmdline[i] = source[i];
+    params.cmdline[i] = 0;
+}
+
+void add_usable(u64 base, u64 length)
+{
+    auto& params = g_boot_params;
+    if (length == 0 || params.usable_count >= abi::max_memory_regions)
+        return;
+    u64 end = 0;
+    if (!ktl::checked_add(base, length, &end))
+        return;
+    params.usable[params.usable_count++] = { base, length };
+    if (end > params.max_phys)
+        params.max_phys = end;
+}
+
+void parse_monitor_boot_info(u64 info_phys, u64 magic)
+{
+    if (magic != abi::boot_magic || info_phys == 0 || info_phys % 8 != 0 || info_phys > (1ull << 30))
+        early_halt();
+    auto const& info = *reinterpret_cast<abi::BootInfo const*>(info_phys);
+    if (info.magic != abi::boot_info_magic || info.version_major != abi::abi_version_major
+        || info.size < sizeof(abi::BootInfo) || info.memory_region_count > abi::max_memory_regions)
+        early_halt();
+    auto& params = g_boot_params;
+    params.tsc_khz = info.tsc_khz;
+    copy_bytes(params.entropy_seed, info.entropy_seed, sizeof(params.entropy_seed));
+    params.has_entropy_seed = true;
+    copy_bytes(params.boot_id, info.boot_id, sizeof(params.boot_id));
+    // Wipe the seed in guest memory the loader owns: nothing later should find it there.
+    auto* seed = const_cast<u8 volatile*>(info.entropy_seed);
+    for (u64 i = 0; i < sizeof(info.entropy_seed); ++i)
+        seed[i] = 0;
+    copy_cmdline(info.cmdline_gpa, info.identity_map_limit);
+    for (u32 i = 0; i < info.memory_region_count; ++i) {
+        auto const& region = info.memory_regions[i];
+        if (region.type == static_cast<u32>(abi::MemoryType::Usable))
+            add_usable(region.base, region.length);
+    }
+}
+
+void parse_pvh_start_info(u64 info_phys)
+{
+    constexpr u64 pvh_identity_limit = 1ull << 30; // entry.S maps the first 1 GiB
+    if (info_phys == 0 || info_phys + sizeof(pvh::StartInfo) > pvh_identity_limit)
+        early_halt();
+    auto const& info = *reinterpret_cast<pvh::StartInfo const*>(info_phys);
+    if (info.magic != pvh::start_info_magic || info.version < 1)
+        early_halt();
+    copy_cmdline(info.cmdline_paddr, pvh_identity_limit);
+    if (info.memmap_entries > 128 || info.memmap_paddr == 0
+        || info.memmap_paddr + info.memmap_entries * sizeof(pvh::MemmapEntry) > pvh_identity_limit)
+        early_halt();
+    auto const* entries = reinterpret_cast<pvh::MemmapEntry const*>(info.memmap_paddr);
+    for (u32 i = 0; i < info.memmap_entries; ++i) {
+        if (entries[i].type == pvh::e820_ram)
+            add_usable(entries[i].addr, entries[i].size);
+    }
+    // No seed from a PVH loader; entropy comes from the CPU and devices (kernel/security/entropy.cpp).
+    g_boot_params.has_entropy_seed = false;
+}
+
+// Page tables live in frames reached through the identity map during early boot.
+class EarlyPageEnv {
+public:
+    ErrorOr<u64> allocate_table()
+    {
+        u64 phys = TRY(g_physical_memory.allocate_frame());
+        auto* words = reinterpret_cast<u64*>(phys);
+        for (u64 i = 0; i < paging::entries_per_table; ++i)
+            words[i] = 0;
+        return phys;
+    }
+    void free_table(u64 phys) { (void)g_physical_memory.free_frames(phys); }
+    paging::PageTableEntry* table(u64 phys) { return reinterpret_cast<paging::PageTableEntry*>(phys); }
+};
+
+struct ElfRela {
+    u64 offset;
+    u64 info;
+    i64 addend;
+};
+constexpr u32 r_x86_64_relative = 8;
+
+// Applies the image's R_X86_64_RELATIVE relocations for `virt_base`, writing through the identity map.
+u64 relocate(u64 phys_start, u64 phys_end, u64 link_base, u64 virt_base)
+{
+    auto const* rela = reinterpret_cast<ElfRela const*>(image::identity(__rela_start));
+    auto const* end = reinterpret_cast<ElfRela const*>(image::identity(__rela_end));
+    u64 count = 0;
+    for (; rela < end; ++rela, ++count) {
+        if (static_cast<u32>(rela->info) != r_x86_64_relative)
+            early_halt();
+        u64 target = rela->offset - link_base + phys_start;
+        if (target < phys_start || target + 8 > phys_end || target % 8 != 0)
+            early_halt();
+        *reinterpret_cast<u64*>(target) = static_cast<u64>(rela->addend) - link_base + virt_base;
+    }
+    return count;
+}
+
+void map_or_halt(paging::AddressSpace<EarlyPageEnv>& space, u64 virt, u64 phys, u64 length, u8 access, bool large = false)
+{
+    if (length == 0)
+        return;
+    if (space.map(virt, phys, length, access, large).is_error())
+        early_halt();
+}
+
+// Maps [from, to) of physical memory into the direct map: 2 MiB pages where aligned, 4 KiB at the edges.
+void map_direct(paging::AddressSpace<EarlyPageEnv>& space, u64 from, u64 to)
+{
+    constexpr u8 access = paging::AccessRead | paging::AccessWrite | paging::AccessGlobal;
+    if (to <= from)
+        return;
+    u64 large_start = 0;
+    if (!ktl::align_up(from, paging::large_page_size, &large_start))
+        early_halt();
+    u64 large_end = ktl::align_down(to, paging::large_page_size);
+    if (large_start >= large_end) {
+        map_or_halt(space, direct_map_base + from, from, to - from, access);
+        return;
+    }
+    map_or_halt(space, direct_map_base + from, from, large_start - from, access);
+    map_or_halt(space, direct_map_base + large_start, large_start, large_end - large_start, access, true);
+    map_or_halt(space, direct_map_base + large_end, large_end, to - large_end, access);
+}
+
+} // namespace
+
+extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
+{
+    auto& params = g_boot_params;
+    params.boot_tsc = read_tsc();
+    if (protocol == KERNITE_BOOT_MONITOR) {
+        params.protocol = BootProtocol::Monitor;
+        parse_monitor_boot_info(info_phys, magic);
+    } else {
+        params.protocol = BootProtocol::Pvh;
+        parse_pvh_start_info(info_phys);
+    }
+    if (params.usable_count == 0)
+        early_halt();
+
+    // Where the image is: running on the identity map, RIP-relative addresses are physical addresses.
+    u64 phys_start = image::identity(__kernel_start);
+    u64 phys_end = image::identity(__kernel_end);
+    u64 link_base = image::link_base;
+    params.kernel_phys_start = phys_start;
+    params.kernel_phys_end = phys_end;
+    // The virtual base. Issue 4 randomises it; until then it is the link base (relocation still runs, so the
+    // path that ASLR will use is exercised on every boot).
+    u64 virt_base = link_base;
+    params.kernel_virt_base = virt_base;
+
+    // Physical memory: the bitmap goes right after the image; the first 1 MiB, the image and the bitmap are
+    // never handed out.
+    u64 bitmap_bytes = pmm::PhysicalMemory::bitmap_bytes_for(params.max_phys);
+    u64 bitmap_phys = phys_end;
+    params.pmm_bitmap_phys = bitmap_phys;
+    g_physical_memory.initialize(reinterpret_cast<u8*>(bitmap_phys), params.max_phys);
+    for (u32 i = 0; i < params.usable_count; ++i)
+        g_physical_memory.add_usable(params.usable[i].base, params.usable[i].length);
+    g_physical_memory.reserve(0, 0x100000);
+    g_physical_memory.reserve(phys_start, phys_end - phys_start + bitmap_bytes);
+
+    // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X").
+    EarlyPageEnv env;
+    auto space_or_error = paging::AddressSpace<EarlyPageEnv>::create(env);
+    if (space_or_error.is_error())
+        early_halt();
+    auto space = space_or_error.release_value();
+    auto virt_of = [&](char const* symbol) { return image::identity(symbol) - phys_start + virt_base; };
+    auto phys_of = [&](char const* symbol) { return image::identity(symbol); };
+    auto map_section = [&](char const* start, char const* end, u8 access) {
+        map_or_halt(space, virt_of(start), phys_of(start), phys_of(end) - phys_of(start), access);
+    };
+    using namespace paging;
+    map_section(__text_start, __text_end, AccessRead | AccessExecute | AccessGlobal);
+    map_section(__rodata_start, __rodata_end, AccessRead | AccessGlobal);
+    map_section(__relro_start, __relro_end, AccessRead | AccessGlobal);
+    map_section(__ro_after_init_start, __ro_after_init_end, AccessRead | AccessWrite | AccessGlobal);
+    map_section(__data_start, __boot_stack_guard, AccessRead | AccessWrite | AccessGlobal);
+    // __boot_stack_guard .. __boot_stack_bottom stays unmapped: the boot stack's guard page.
+    map_section(__boot_stack_bottom, __bss_end, AccessRead | AccessWrite | AccessGlobal);
+    map_section(__ksyms_start, __ksyms_end, AccessRead | AccessGlobal);
+    // Temporary identity map of the text, so the instructions after the CR3 switch still exist. Removed by
+    // the high half (kernel/mm/memory.cpp) before anything else runs.
+    map_or_halt(space, phys_of(__text_start), phys_of(__text_start), phys_of(__text_end) - phys_of(__text_start),
+        AccessRead | AccessExecute);
+
+    // The direct map: all RAM, RW+NX, with the kernel image left out (no writable alias of kernel text).
+    u64 max_phys = 0;
+    if (!ktl::align_up(params.max_phys, paging::page_size, &max_phys))
+        early_halt();
+    map_direct(space, 0, phys_start);
+    map_direct(space, phys_end, max_phys);
+
+    params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
+    params.page_table_root = space.root();
+
+    // The stack canary, before any code built with the stack protector runs on a frame it will check.
+    // Issue 4 replaces this with the ChaCha20 generator; the monitor's seed is host getrandom() output.
+    u64 canary = 0;
+    if (params.has_entropy_seed) {
+        copy_bytes(&canary, params.entropy_seed + 24, sizeof(canary));
+    } else {
+        u64 value = 0;
+        unsigned char ok = 0;
+        u32 ecx = 0, eax = 1, ebx = 0, edx = 0;
+        asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+        if (ecx & (1u << 30)) {
+            for (int tries = 0; tries < 10 && !ok; ++tries)
+                asm volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok));
+        }
+        canary = value ^ (read_tsc() * 0x9e3779b97f4a7c15ull);
+    }
+    canary &= ~0xffull; // a zero low byte stops string copies from reproducing the canary
+    __stack_chk_guard = canary;
+
+    g_handoff.cr3 = space.root();
+    g_handoff.stack = virt_of(__boot_stack_top);
+    g_handoff.entry = reinterpret_cast<u64>(&kernel_main) - phys_start + virt_base;
+    g_handoff.argument = reinterpret_cast<u64>(&g_boot_params) - phys_start + virt_base;
+    return &g_handoff;
+}
+
+} // namespace kernite

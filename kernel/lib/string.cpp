@@ -1,0 +1,62 @@
+// The C memory functions the compiler may call on its own (GCC's freestanding contract: memcpy, memmove,
+// memset, memcmp), plus strlen. Kept simple: `rep movsb/stosb` is fast on every CPU with ERMSB.
+#include <ktl/types.h>
+
+extern "C" {
+
+void* memcpy(void* destination, void const* source, usize length)
+{
+    void* d = destination;
+    asm volatile("rep movsb" : "+D"(d), "+S"(source), "+c"(length)::"memory");
+    return destination;
+}
+
+void* memmove(void* destination, void const* source, usize length)
+{
+    auto* d = static_cast<u8*>(destination);
+    auto const* s = static_cast<u8 const*>(source);
+    if (d == s || length == 0)
+        return destination;
+    if (d < s || d >= s + length)
+        return memcpy(destination, source, length);
+    for (usize i = length; i > 0; --i)
+        d[i - 1] = s[i - 1];
+    return destination;
+}
+
+void* memset(void* destination, int value, usize length)
+{
+    void* d = destination;
+    asm volatile("rep stosb" : "+D"(d), "+c"(length) : "a"(value) : "memory");
+    return destination;
+}
+
+int memcmp(void const* a, void const* b, usize length)
+{
+    auto const* x = static_cast<u8 const*>(a);
+    auto const* y = static_cast<u8 const*>(b);
+    for (usize i = 0; i < length; ++i) {
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+int strcmp(char const* a, char const* b)
+{
+    while (*a && *a == *b) {
+        ++a;
+        ++b;
+    }
+    return static_cast<u8>(*a) - static_cast<u8>(*b);
+}
+
+usize strlen(char const* s)
+{
+    usize n = 0;
+    while (s[n])
+        ++n;
+    return n;
+}
+
+}

@@ -1,0 +1,112 @@
+// A simple kernel heap: power-of-two size classes from 16 B to 2 KiB carved from direct-mapped frames, and
+// whole frames for larger requests. Each object has a 16-byte header in front (size class, magic). No
+// hardening: that is issue 5's allocator. Memory is RW+NX (direct map), so executing it faults.
+#include <kernel/lib/log.h>
+#include <kernel/mm/heap.h>
+#include <kernel/mm/memory.h>
+
+namespace kernite::mm {
+
+namespace {
+
+constexpr u64 header_magic = 0x4b48454150ull; // "KHEAP"
+constexpr unsigned class_count = 8;            // 16 << 0 .. 16 << 7 = 2048 bytes of payload
+constexpr usize smallest = 16;
+
+struct Header {
+    u64 magic_and_class; // magic << 8 | class (class_count means "large": frames)
+    u64 frames;          // for large allocations
+};
+static_assert(sizeof(Header) == 16);
+
+struct FreeObject {
+    FreeObject* next;
+};
+
+class SimpleHeap final : public HeapAllocator {
+public:
+    ErrorOr<void*> allocate(usize size) override
+    {
+        if (size == 0)
+            size = 1;
+        unsigned size_class = 0;
+        while (size_class < class_count && (smallest << size_class) < size)
+            ++size_class;
+        if (size_class == class_count)
+            return allocate_large(size);
+        if (!m_free[size_class])
+            TRY(refill(size_class));
+        FreeObject* object = m_free[size_class];
+        m_free[size_class] = object->next;
+        auto* header = reinterpret_cast<Header*>(object);
+        header->magic_and_class = (header_magic << 8) | size_class;
+        header->frames = 0;
+        return header + 1;
+    }
+
+    void deallocate(void* pointer) override
+    {
+        if (!pointer)
+            return;
+        auto* header = static_cast<Header*>(pointer) - 1;
+        VERIFY((header->magic_and_class >> 8) == header_magic);
+        unsigned size_class = header->magic_and_class & 0xff;
+        if (size_class == class_count) {
+            u64 frames = header->frames;
+            header->magic_and_class = 0;
+            free_frames(kernel_virt_to_phys(header), frames);
+            return;
+        }
+        VERIFY(size_class < class_count);
+        header->magic_and_class = 0;
+        auto* object = reinterpret_cast<FreeObject*>(header);
+        object->next = m_free[size_class];
+        m_free[size_class] = object;
+    }
+
+    char const* name() const override { return "simple"; }
+
+private:
+    ErrorOr<void> refill(unsigned size_class)
+    {
+        u64 phys = TRY(allocate_frames(1));
+        auto* page = static_cast<u8*>(phys_to_virt(phys));
+        usize stride = sizeof(Header) + (smallest << size_class);
+        for (usize offset = 0; offset + stride <= 4096; offset += stride) {
+            auto* object = reinterpret_cast<FreeObject*>(page + offset);
+            object->next = m_free[size_class];
+            m_free[size_class] = object;
+        }
+        return {};
+    }
+
+    ErrorOr<void*> allocate_large(usize size)
+    {
+        u64 bytes = 0;
+        if (!ktl::checked_add<u64>(size, sizeof(Header) + 4095, &bytes))
+            return Error::from_errno(ENOMEM, "allocation too large");
+        u64 frames = bytes / 4096;
+        u64 phys = TRY(allocate_frames(frames));
+        auto* header = static_cast<Header*>(phys_to_virt(phys));
+        header->magic_and_class = (header_magic << 8) | class_count;
+        header->frames = frames;
+        return header + 1;
+    }
+
+    FreeObject* m_free[class_count] {};
+};
+
+SimpleHeap g_simple_heap;
+HeapAllocator* g_heap;
+
+} // namespace
+
+void initialize_heap() { g_heap = &g_simple_heap; }
+
+HeapAllocator& heap()
+{
+    VERIFY(g_heap);
+    return *g_heap;
+}
+
+} // namespace kernite::mm

@@ -1,0 +1,148 @@
+#include <arch/x86_64/cpu.h>
+#include <kernel/lib/log.h>
+#include <kernel/mm/kernel_image.h>
+#include <kernel/mm/memory.h>
+#include <pmm/physical_memory.h>
+
+namespace kernite {
+extern pmm::PhysicalMemory g_physical_memory;
+}
+
+namespace kernite::mm {
+
+namespace {
+
+DirectMapPageEnv g_env;
+KernelAddressSpace g_space { g_env, 0 };
+u64 g_image_virt_start;
+u64 g_image_phys_start;
+u64 g_image_size;
+bool g_sealed;
+
+// Stacks are carved from a dedicated virtual region in fixed slots: [guard page][up to 31 pages of stack].
+constexpr u64 stack_slot_size = 32 * paging::page_size;
+constexpr u64 stack_slot_count = 4096;
+u64 g_next_stack_slot;
+
+// Relocation self-check: this pointer is stored in data and relocated by early boot like any other.
+char* const g_relocated_self = __kernel_start;
+
+} // namespace
+
+ErrorOr<u64> DirectMapPageEnv::allocate_table()
+{
+    u64 phys = TRY(g_physical_memory.allocate_frame());
+    __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
+    return phys;
+}
+
+void DirectMapPageEnv::free_table(u64 phys) { (void)g_physical_memory.free_frames(phys); }
+
+void initialize(BootParams& params)
+{
+    g_space = KernelAddressSpace(g_env, params.page_table_root);
+    g_image_virt_start = params.kernel_virt_base;
+    g_image_phys_start = params.kernel_phys_start;
+    g_image_size = params.kernel_phys_end - params.kernel_phys_start;
+
+    // The frame bitmap moves to the direct map first: freeing the identity tables below updates it.
+    g_physical_memory.rebase_bitmap(static_cast<u8*>(phys_to_virt(params.pmm_bitmap_phys)));
+    // Drop the identity map early boot left behind (the whole lower half) and every table under it.
+    g_space.release_top_level_range(0, 255);
+    arch::flush_tlb();
+
+    VERIFY(g_relocated_self == __kernel_start);
+    VERIFY(reinterpret_cast<u64>(__kernel_start) == params.kernel_virt_base);
+    VERIFY(arch::read_msr(arch::msr_efer) & arch::efer_nxe);
+    VERIFY(arch::read_cr0() & arch::cr0_wp);
+}
+
+KernelAddressSpace& kernel_address_space() { return g_space; }
+
+u64 kernel_virt_to_phys(void const* pointer)
+{
+    u64 virt = reinterpret_cast<u64>(pointer);
+    if (virt >= g_image_virt_start && virt - g_image_virt_start < g_image_size)
+        return virt - g_image_virt_start + g_image_phys_start;
+    if (virt >= direct_map_base && virt < direct_map_base + g_physical_memory.max_phys())
+        return virt - direct_map_base;
+    auto translation = g_space.translate(virt);
+    return translation.is_error() ? 0 : translation.value().phys;
+}
+
+ErrorOr<u64> allocate_frames(u64 count) { return g_physical_memory.allocate_contiguous(count); }
+
+void free_frames(u64 phys, u64 count)
+{
+    auto result = g_physical_memory.free_frames(phys, count);
+    VERIFY(!result.is_error());
+}
+
+ErrorOr<KernelStack> allocate_stack(u64 pages)
+{
+    if (pages == 0 || pages * paging::page_size > stack_slot_size - paging::page_size)
+        return Error::from_errno(EINVAL, "kernel stack size");
+    if (g_next_stack_slot >= stack_slot_count)
+        return Error::from_errno(ENOMEM, "out of kernel stack slots");
+    u64 slot = kernel_stacks_base + g_next_stack_slot * stack_slot_size;
+    u64 top = slot + stack_slot_size;
+    u64 bottom = top - pages * paging::page_size;
+    for (u64 virt = bottom; virt < top; virt += paging::page_size) {
+        auto frame = g_physical_memory.allocate_frame();
+        if (frame.is_error()) {
+            (void)g_space.unmap(bottom, virt - bottom);
+            return frame.release_error();
+        }
+        TRY(g_space.map(virt, frame.value(), paging::page_size, paging::AccessRead | paging::AccessWrite));
+    }
+    ++g_next_stack_slot;
+    return KernelStack { bottom, top };
+}
+
+void free_stack(KernelStack const& stack)
+{
+    for (u64 virt = stack.bottom; virt < stack.top; virt += paging::page_size) {
+        auto translation = g_space.translate(virt);
+        if (!translation.is_error())
+            free_frames(translation.value().phys, 1);
+        arch::invalidate_page(virt);
+    }
+    (void)g_space.unmap(stack.bottom, stack.top - stack.bottom);
+    for (u64 virt = stack.bottom; virt < stack.top; virt += paging::page_size)
+        arch::invalidate_page(virt);
+}
+
+bool is_stack_guard(u64 address)
+{
+    if (image::contains(__boot_stack_guard, __boot_stack_bottom, address))
+        return true;
+    if (address < kernel_stacks_base || address >= kernel_stacks_base + stack_slot_count * stack_slot_size)
+        return false;
+    // Any unmapped page of a slot below its stack is guard; the slot's first page always is.
+    auto translation = g_space.translate(ktl::align_down(address, paging::page_size));
+    return translation.is_error();
+}
+
+void seal_ro_after_init()
+{
+    u64 start = reinterpret_cast<u64>(__ro_after_init_start);
+    u64 length = reinterpret_cast<u64>(__ro_after_init_end) - start;
+    if (length > 0) {
+        auto result = g_space.protect(start, length, paging::AccessRead | paging::AccessGlobal);
+        VERIFY(!result.is_error());
+        for (u64 virt = start; virt < start + length; virt += paging::page_size)
+            arch::invalidate_page(virt);
+    }
+    g_sealed = true;
+}
+
+bool ro_after_init_sealed() { return g_sealed; }
+
+Statistics statistics()
+{
+    auto audit = g_space.audit();
+    return { g_physical_memory.total_frames(), g_physical_memory.free_frames_count(), audit.writable_and_executable,
+        audit.null_guard_mapped, audit.leaves };
+}
+
+} // namespace kernite::mm

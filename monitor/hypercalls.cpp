@@ -1,0 +1,140 @@
+#include "hypercalls.h"
+
+#include "exit_status.h"
+#include "io.h"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+namespace kernite::monitor {
+
+namespace {
+
+using Kind = HypercallOutcome::Kind;
+
+HypercallOutcome fatal(std::string message) { return { Kind::Fatal, 0, 0, std::move(message) }; }
+HypercallOutcome proceed() { return {}; }
+
+// Copies the request struct in after checking alignment and range.
+template<typename T>
+std::optional<T> copy_request(GuestMemory const& memory, u64 gpa)
+{
+    if (gpa % 8 != 0)
+        return std::nullopt;
+    return memory.read(GuestPtr<T>(gpa));
+}
+
+// Writes back one out field (never the whole struct: the guest's in fields are not ours to rewrite).
+template<typename Field>
+HypercallOutcome write_back(GuestMemory& memory, u64 field_gpa, Field const& value)
+{
+    if (!memory.write(GuestPtr<Field>(field_gpa), value))
+        return fatal("cannot write the hypercall result");
+    return proceed();
+}
+
+std::string bad_request(char const* name, u64 gpa, char const* why)
+{
+    char buffer[160];
+    std::snprintf(buffer, sizeof(buffer), "malformed %s hypercall at 0x%llx: %s", name, static_cast<unsigned long long>(gpa), why);
+    return buffer;
+}
+
+HypercallOutcome handle_console(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcConsole>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("console", gpa, "request is unaligned or outside guest memory"));
+    if (request->length > abi::console_max_length)
+        return fatal(bad_request("console", gpa, "length exceeds console_max_length"));
+    int fd = -1;
+    if (request->stream == static_cast<u32>(abi::ConsoleStream::Stdout))
+        fd = context.stdout_fd;
+    else if (request->stream == static_cast<u32>(abi::ConsoleStream::Stderr))
+        fd = context.stderr_fd;
+    else
+        return fatal(bad_request("console", gpa, "unknown stream"));
+    if (!context.memory.contains(request->data_gpa, request->length))
+        return fatal(bad_request("console", gpa, "data lies outside guest memory"));
+    auto buffer = std::make_unique_for_overwrite<u8[]>(request->length ? request->length : 1);
+    if (!context.memory.read_bytes(request->data_gpa, buffer.get(), request->length))
+        return fatal(bad_request("console", gpa, "data lies outside guest memory"));
+    request->result = write_fully(fd, buffer.get(), request->length) ? static_cast<i64>(request->length) : -static_cast<i64>(errno);
+    return write_back(context.memory, gpa + offsetof(abi::HcConsole, result), request->result);
+}
+
+HypercallOutcome handle_exit(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcExit>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("exit", gpa, "request is unaligned or outside guest memory"));
+    auto status = exit_status_for(request->status, request->reason);
+    if (!status)
+        return fatal(bad_request("exit", gpa, "unknown exit reason"));
+    return { Kind::Exit, *status, request->reason, {} };
+}
+
+HypercallOutcome handle_time(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcTime>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("time", gpa, "request is unaligned or outside guest memory"));
+    auto nanoseconds = [](clockid_t clock) {
+        timespec now {};
+        clock_gettime(clock, &now);
+        return static_cast<u64>(now.tv_sec) * 1'000'000'000ull + static_cast<u64>(now.tv_nsec);
+    };
+    request->monotonic_ns = nanoseconds(CLOCK_MONOTONIC);
+    request->realtime_ns = nanoseconds(CLOCK_REALTIME);
+    return write_back(context.memory, gpa, *request); // both fields are out fields
+}
+
+HypercallOutcome handle_entropy(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcEntropy>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("entropy", gpa, "request is unaligned or outside guest memory"));
+    if (request->length > abi::entropy_max_length)
+        return fatal(bad_request("entropy", gpa, "length exceeds entropy_max_length"));
+    if (!context.memory.contains(request->buffer_gpa, request->length))
+        return fatal(bad_request("entropy", gpa, "buffer lies outside guest memory"));
+    u8 bytes[abi::entropy_max_length];
+    if (!fill_random(bytes, request->length)) {
+        request->result = -static_cast<i64>(errno);
+    } else {
+        if (!context.memory.write_bytes(request->buffer_gpa, bytes, request->length))
+            return fatal(bad_request("entropy", gpa, "buffer lies outside guest memory"));
+        request->result = request->length;
+    }
+    return write_back(context.memory, gpa + offsetof(abi::HcEntropy, result), request->result);
+}
+
+HypercallOutcome handle_event(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcEvent>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("event", gpa, "request is unaligned or outside guest memory"));
+    if (auto error = context.events.report(request->event))
+        return fatal(bad_request("event", gpa, error->c_str()));
+    return write_back(context.memory, gpa + offsetof(abi::HcEvent, result), i64 { 0 });
+}
+
+} // namespace
+
+HypercallOutcome handle_hypercall(HypercallContext& context, u16 port, u32 request_gpa)
+{
+    switch (static_cast<abi::Hypercall>(port - abi::hypercall_port_base)) {
+    case abi::Hypercall::Console: return handle_console(context, request_gpa);
+    case abi::Hypercall::Exit: return handle_exit(context, request_gpa);
+    case abi::Hypercall::Time: return handle_time(context, request_gpa);
+    case abi::Hypercall::Entropy: return handle_entropy(context, request_gpa);
+    case abi::Hypercall::Event: return handle_event(context, request_gpa);
+    case abi::Hypercall::Count: break;
+    }
+    return fatal("unknown hypercall port");
+}
+
+} // namespace kernite::monitor

@@ -1,0 +1,36 @@
+// kernite: the host CLI. `kernite run` boots the kernel (run.cpp); more commands come with later issues.
+#include "cli.h"
+#include "exit_status.h"
+#include "io.h"
+#include "run.h"
+
+#include <cstdio>
+
+using namespace kernite::monitor;
+
+int main(int argc, char** argv)
+{
+    auto command = parse_command_line(argc, argv);
+    if (!command.ok()) {
+        report_error(command.error());
+        bool const is_run = argc >= 2 && std::string_view(argv[1]) == "run";
+        std::fputs(is_run ? run_usage_line().c_str() : "usage: kernite COMMAND [OPTIONS] (see kernite --help)\n", stderr);
+        return exit_status_cannot_start;
+    }
+    switch (command.value().kind) {
+    case Command::Kind::Help:
+        std::fputs(usage_text().c_str(), stdout);
+        return 0;
+    case Command::Kind::RunHelp:
+        std::fputs(run_usage_line().c_str(), stdout);
+        return 0;
+    case Command::Kind::Version:
+        std::printf("kernite %s (ABI %u.%u)\n", KERNITE_VERSION, kernite::abi::abi_version_major,
+            kernite::abi::abi_version_minor);
+        return 0;
+    case Command::Kind::Run: break;
+    }
+    int status = run_command(command.value().run);
+    std::fflush(stdout);
+    return status;
+}

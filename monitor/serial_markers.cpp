@@ -1,0 +1,87 @@
+#include "serial_markers.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace kernite::monitor {
+
+namespace {
+
+int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+SerialMarker malformed(std::string error)
+{
+    SerialMarker marker;
+    marker.kind = SerialMarker::Kind::Malformed;
+    marker.error = std::move(error);
+    return marker;
+}
+
+template<typename T>
+bool parse_decimal(std::string_view text, T& out)
+{
+    if (text.empty())
+        return false;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return error == std::errc() && end == text.data() + text.size();
+}
+
+SerialMarker decode_event(std::string_view hex)
+{
+    if (hex.size() != 2 * sizeof(abi::SecurityEvent))
+        return malformed("event marker has " + std::to_string(hex.size()) + " hex digits, expected "
+            + std::to_string(2 * sizeof(abi::SecurityEvent)));
+    u8 bytes[sizeof(abi::SecurityEvent)];
+    for (usize i = 0; i < sizeof(bytes); ++i) {
+        int high = hex_digit(hex[2 * i]);
+        int low = hex_digit(hex[2 * i + 1]);
+        if (high < 0 || low < 0)
+            return malformed("event marker has a non-hex digit");
+        bytes[i] = static_cast<u8>(high << 4 | low);
+    }
+    SerialMarker marker;
+    marker.kind = SerialMarker::Kind::Event;
+    std::memcpy(&marker.event, bytes, sizeof(bytes));
+    return marker;
+}
+
+SerialMarker decode_exit(std::string_view text)
+{
+    auto space = text.find(' ');
+    if (space == std::string_view::npos)
+        return malformed("exit marker lacks a reason");
+    SerialMarker marker;
+    if (!parse_decimal(text.substr(0, space), marker.status) || !parse_decimal(text.substr(space + 1), marker.reason))
+        return malformed("exit marker is not \"<status> <reason>\"");
+    marker.kind = SerialMarker::Kind::Exit;
+    return marker;
+}
+
+} // namespace
+
+SerialMarker decode_serial_line(std::string_view line)
+{
+    if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+    if (line.empty() || line.front() != abi::serial_marker)
+        return {};
+    line.remove_prefix(1);
+    std::string_view const event_prefix = abi::serial_event_prefix;
+    std::string_view const exit_prefix = abi::serial_exit_prefix;
+    if (line.starts_with(event_prefix))
+        return decode_event(line.substr(event_prefix.size()));
+    if (line.starts_with(exit_prefix))
+        return decode_exit(line.substr(exit_prefix.size()));
+    return malformed("unknown marker line");
+}
+
+} // namespace kernite::monitor

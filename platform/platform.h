@@ -1,0 +1,33 @@
+// What the kernel needs from whatever booted it. Two implementations, chosen once at boot from the entry
+// that was taken: platform/monitor (the Kernite monitor's hypercalls) and platform/pvh (QEMU: 16550 serial,
+// isa-debug-exit, marker lines the monitor decodes; abi/kernite/abi.h).
+#pragma once
+
+#include <kernite/abi.h>
+#include <ktl/types.h>
+
+namespace kernite {
+struct BootParams;
+}
+
+namespace kernite::platform {
+
+void initialize(BootParams const&);
+char const* name(); // "kvm" or "qemu-pvh"
+
+// Writes a whole buffer to the host: stdout or stderr. Batched: one exit per call, never per byte.
+void console_write(abi::ConsoleStream, char const* data, usize length);
+
+// Reports a security event to the host (abi::SecurityEvent).
+void report_event(abi::SecurityEvent const&);
+
+// Stops the VM. Never returns.
+[[noreturn]] void exit(int status, abi::ExitReason);
+
+// TSC ticks per millisecond, from the monitor or calibrated (PIT) under PVH. Never 0 after initialize().
+u64 tsc_khz();
+
+// Up to `length` bytes of host entropy; returns how many were written (0 where the platform has none).
+usize host_entropy(u8* buffer, usize length);
+
+} // namespace kernite::platform
