@@ -15,7 +15,7 @@ set(KERNITE_KERNEL_COMMON_FLAGS
     -mgeneral-regs-only     # no SSE/AVX state to save on kernel entry
     -mcmodel=small -fpie    # position independent: the image is relocated to its virtual base at boot
     -fvisibility=hidden     # all symbols local: direct RIP-relative references, no GOT
-    -fno-plt
+    -include ${PROJECT_SOURCE_DIR}/kernel/lib/visibility.h # ... declarations too (see that file)
     -fno-omit-frame-pointer # frame-pointer backtraces in exception reports
     -fno-strict-aliasing
     -fno-delete-null-pointer-checks # page 0 is a trap we test, not undefined behaviour to optimise away

@@ -6,7 +6,10 @@
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/memory.h>
+#include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
+#include <kernel/time/clock.h>
+#include <kernel/time/timer.h>
 #include <platform/platform.h>
 
 extern "C" {
@@ -52,17 +55,51 @@ void load_descriptor_tables()
     arch::load_descriptor_tables(ist_tops);
 }
 
+// Time and threads (issue: scheduler): clock, local APIC timer, scheduler. Before sealing, so their
+// ro-after-init configuration (APIC mode, conversions) becomes read-only with the rest.
+void initialize_time_and_threads(BootParams const& params)
+{
+    time::initialize_clock(params.boot_tsc);
+    // Only QEMU (PVH) has 8259 PICs to mask; the Kernite monitor has none and treats their ports as fatal.
+    auto timer = time::initialize_timer(params.protocol == BootProtocol::Pvh);
+    if (timer.is_error())
+        klog("timer: %s", timer.error().reason());
+    VERIFY(!timer.is_error());
+    auto scheduler = sched::initialize();
+    if (scheduler.is_error())
+        klog("scheduler: %s", scheduler.error().reason());
+    VERIFY(!scheduler.is_error());
+}
+
+// Crash tests run on their own kernel thread, so EXHAUST_STACK overflows a guarded thread stack (and every
+// test runs in the context programs will run in) rather than on the boot stack.
+void run_crash_test_thread(char* name)
+{
+    auto thread = sched::create_thread("crashtest", [](void* argument) {
+        security::run_crash_test(static_cast<char const*>(argument));
+        return 1; // not reached: run_crash_test stops the VM
+    }, name);
+    VERIFY(!thread.is_error());
+    (void)sched::join(thread.value());
+    VERIFY_NOT_REACHED();
+}
+
 } // namespace
 
 extern "C" [[noreturn]] void kernel_main(BootParams* params)
 {
     for (InitFunction* init = __init_array_start; init && init < __init_array_end; ++init)
         (*init)();
+    u64 entered_high_half = arch::read_tsc();
     mm::initialize(*params);
+    u64 before_platform = arch::read_tsc();
     platform::initialize(*params);
+    u64 platform_ticks = arch::read_tsc() - before_platform;
     load_descriptor_tables();
     mm::initialize_heap();
+    initialize_time_and_threads(*params);
     mm::seal_ro_after_init();
+    arch::enable_interrupts(); // the boot thread is now thread 0: preemptible, and the timer may fire
 
     u64 boot_us = (arch::read_tsc() - params->boot_tsc) * 1000 / platform::tsc_khz();
     klog("booted on %s in %lu us (tsc %lu kHz, %lu relocations, profile %s)", platform::name(), boot_us,
@@ -76,9 +113,17 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
 #endif
     );
 
+    auto us = [&](u64 ticks) { return ticks * 1000 / platform::tsc_khz(); };
+    klog("boot stages (us): parse %lu, frames %lu, tables %lu, relocate %lu, to high half %lu, mm %lu",
+        us(params->stage_tsc[0] - params->boot_tsc), us(params->stage_tsc[1] - params->stage_tsc[0]),
+        us(params->stage_tsc[2] - params->stage_tsc[1]), us(params->stage_tsc[3] - params->stage_tsc[2]),
+        us(entered_high_half - params->stage_tsc[3]), us(before_platform - entered_high_half));
+    if (params->tsc_khz == 0)
+        klog("tsc calibrated in %lu us", platform_ticks * 1000 / platform::tsc_khz());
+
     char crash_test[64];
     if (cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
-        security::run_crash_test(crash_test);
+        run_crash_test_thread(crash_test);
 
     int status = run_demo();
     platform::exit(status, abi::ExitReason::Normal);

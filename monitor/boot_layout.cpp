@@ -54,8 +54,11 @@ Result<abi::BootInfo> write_boot_layout(GuestMemory& memory, BootSetup const& se
     info.cmdline_length = static_cast<u32>(setup.cmdline.size());
     info.memory_region_count = 2;
     info.memory_regions[0] = { 0, kernel_min_gpa, static_cast<u32>(abi::MemoryType::Reserved), 0 };
-    info.memory_regions[1] = { kernel_min_gpa, memory.size() - kernel_min_gpa, static_cast<u32>(abi::MemoryType::Usable), 0 };
+    info.memory_regions[1]
+        = { kernel_min_gpa, memory.size() - kernel_min_gpa, static_cast<u32>(abi::MemoryType::Usable), 0 };
     info.module_count = 0;
+    // Guest memory is a fresh anonymous mapping: zero everywhere we did not write (abi.h BootFlagMemoryZeroed).
+    info.flags = abi::BootFlagMemoryZeroed;
 
     char const nul = '\0';
     if (!memory.write(GuestPtr<abi::BootInfo>(boot_info_gpa), info)

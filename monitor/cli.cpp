@@ -157,9 +157,12 @@ Result<u64> parse_memory_size(std::string_view text)
         return fail(quoted);
     u64 multiplier = 1;
     switch (text.back()) {
-    case 'K': case 'k': multiplier = 1ull << 10; break;
-    case 'M': case 'm': multiplier = 1ull << 20; break;
-    case 'G': case 'g': multiplier = 1ull << 30; break;
+    case 'K':
+    case 'k': multiplier = 1ull << 10; break;
+    case 'M':
+    case 'm': multiplier = 1ull << 20; break;
+    case 'G':
+    case 'g': multiplier = 1ull << 30; break;
     default: break;
     }
     std::string_view digits = multiplier == 1 ? text : text.substr(0, text.size() - 1);

@@ -39,7 +39,8 @@ HypercallOutcome write_back(GuestMemory& memory, u64 field_gpa, Field const& val
 std::string bad_request(char const* name, u64 gpa, char const* why)
 {
     char buffer[160];
-    std::snprintf(buffer, sizeof(buffer), "malformed %s hypercall at 0x%llx: %s", name, static_cast<unsigned long long>(gpa), why);
+    std::snprintf(buffer, sizeof(buffer), "malformed %s hypercall at 0x%llx: %s", name,
+        static_cast<unsigned long long>(gpa), why);
     return buffer;
 }
 
@@ -62,7 +63,8 @@ HypercallOutcome handle_console(HypercallContext& context, u64 gpa)
     auto buffer = std::make_unique_for_overwrite<u8[]>(request->length ? request->length : 1);
     if (!context.memory.read_bytes(request->data_gpa, buffer.get(), request->length))
         return fatal(bad_request("console", gpa, "data lies outside guest memory"));
-    request->result = write_fully(fd, buffer.get(), request->length) ? static_cast<i64>(request->length) : -static_cast<i64>(errno);
+    request->result
+        = write_fully(fd, buffer.get(), request->length) ? static_cast<i64>(request->length) : -static_cast<i64>(errno);
     return write_back(context.memory, gpa + offsetof(abi::HcConsole, result), request->result);
 }
 

@@ -34,7 +34,8 @@ struct HypercallContext {
 // True when `port` is one of the hypercall ports.
 constexpr bool is_hypercall_port(u16 port)
 {
-    return port >= abi::hypercall_port_base && port < abi::hypercall_port_base + static_cast<u16>(abi::Hypercall::Count);
+    return port >= abi::hypercall_port_base
+        && port < abi::hypercall_port_base + static_cast<u16>(abi::Hypercall::Count);
 }
 
 // `port` must satisfy is_hypercall_port(); `request_gpa` is the 32-bit value the guest wrote.

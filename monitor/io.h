@@ -10,7 +10,10 @@ namespace kernite::monitor {
 
 // write(2) until everything is written; retries on EINTR and partial writes. False on any other error.
 [[nodiscard]] bool write_fully(int fd, void const* data, usize length);
-[[nodiscard]] inline bool write_fully(int fd, std::string_view text) { return write_fully(fd, text.data(), text.size()); }
+[[nodiscard]] inline bool write_fully(int fd, std::string_view text)
+{
+    return write_fully(fd, text.data(), text.size());
+}
 
 // Prints "kernite: MESSAGE\n" on stderr.
 void report_error(std::string_view message);

@@ -19,7 +19,7 @@ Result<KernelFile> read_kernel_file(std::string const& path)
         int fd;
         ~FdCloser() { close(fd); }
     } closer { fd };
-    struct stat status {};
+    struct stat status { };
     if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode))
         return fail("kernel image " + path + " is not a regular file");
     if (static_cast<u64>(status.st_size) > max_kernel_image_size)

@@ -68,10 +68,21 @@ struct BootInfo {
     uint32_t memory_region_count;
     MemoryRegion memory_regions[max_memory_regions];
     uint32_t module_count;
-    uint32_t flags;
+    uint32_t flags; // BootFlags
     BootModule modules[max_boot_modules];
+    uint64_t kernel_virt_base; // with BootFlagRelocated: the base the monitor relocated the image to
 };
-static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64);
+
+enum BootFlags : uint32_t {
+    // Every byte of guest RAM outside the loaded image and the boot structures below 1 MiB is zero (fresh
+    // anonymous memory). The kernel then skips zeroing what it has never used: on hosts that emulate guest
+    // ring-0 code (docs/platform-notes.md) that saves thousands of instructions per boot.
+    BootFlagMemoryZeroed = 1u << 0,
+    // The monitor applied the image's R_X86_64_RELATIVE relocations for `kernel_virt_base` while loading it
+    // (natively, on the host); early boot must not apply them again.
+    BootFlagRelocated = 1u << 1,
+};
+static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64 + 8);
 static_assert(offsetof(BootInfo, entropy_seed) == 32);
 static_assert(offsetof(BootInfo, memory_regions) == 96);
 

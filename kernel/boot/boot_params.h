@@ -22,6 +22,7 @@ struct BootParams {
     u64 boot_tsc; // rdtsc at the first instruction we control
     u64 tsc_khz;  // 0 when the loader did not say (PVH): calibrated later
     bool has_entropy_seed;
+    bool memory_zeroed; // abi::BootFlagMemoryZeroed: frames never used since boot hold zeros
     u8 entropy_seed[32];
     u8 boot_id[16];
     char cmdline[abi::max_cmdline_length];
@@ -33,12 +34,15 @@ struct BootParams {
     u64 kernel_virt_base;   // where __kernel_start lives after relocation
     u64 pmm_bitmap_phys;
     u64 page_table_root;    // physical address of the kernel PML4
-    u64 relocations_applied;
+    u64 relocations_applied;   // by early boot; 0 when the loader relocated the image
+    bool relocated_by_loader; // abi::BootFlagRelocated
+    u64 stage_tsc[4]; // early boot milestones: parsed, frames ready, tables built, relocated
 };
 
 // Virtual memory layout (docs/architecture.md "Address space").
 inline constexpr u64 direct_map_base = 0xffff800000000000ull;  // all RAM, RW+NX, kernel image excluded
 inline constexpr u64 kernel_stacks_base = 0xffffc00000000000ull; // stacks with unmapped guard pages
 inline constexpr u64 kernel_heap_base = 0xffffd00000000000ull;
+inline constexpr u64 device_mmio_base = 0xffffe00000000000ull;   // device registers, UC+NX (xAPIC page first)
 
 } // namespace kernite

@@ -93,6 +93,11 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
     auto* seed = const_cast<u8 volatile*>(info.entropy_seed);
     for (u64 i = 0; i < sizeof(info.entropy_seed); ++i)
         seed[i] = 0;
+    params.memory_zeroed = info.flags & abi::BootFlagMemoryZeroed;
+    if (info.flags & abi::BootFlagRelocated) {
+        params.relocated_by_loader = true;
+        params.kernel_virt_base = info.kernel_virt_base;
+    }
     copy_cmdline(info.cmdline_gpa, info.identity_map_limit);
     for (u32 i = 0; i < info.memory_region_count; ++i) {
         auto const& region = info.memory_regions[i];
@@ -127,10 +132,10 @@ class EarlyPageEnv {
 public:
     ErrorOr<u64> allocate_table()
     {
-        u64 phys = TRY(g_physical_memory.allocate_frame());
-        auto* words = reinterpret_cast<u64*>(phys);
-        for (u64 i = 0; i < paging::entries_per_table; ++i)
-            words[i] = 0;
+        bool pristine = false;
+        u64 phys = TRY(g_physical_memory.allocate_frame(&pristine));
+        if (!pristine)
+            __builtin_memset(reinterpret_cast<void*>(phys), 0, paging::page_size);
         return phys;
     }
     void free_table(u64 phys) { (void)g_physical_memory.free_frames(phys); }
@@ -203,6 +208,7 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     }
     if (params.usable_count == 0)
         early_halt();
+    params.stage_tsc[0] = read_tsc();
 
     // Where the image is: running on the identity map, RIP-relative addresses are physical addresses.
     u64 phys_start = image::identity(__kernel_start);
@@ -210,9 +216,12 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     u64 link_base = image::link_base;
     params.kernel_phys_start = phys_start;
     params.kernel_phys_end = phys_end;
-    // The virtual base. Issue 4 randomises it; until then it is the link base (relocation still runs, so the
-    // path that ASLR will use is exercised on every boot).
-    u64 virt_base = link_base;
+    // The virtual base: the one the monitor relocated the image to, or ours. Issue 4 randomises it; until then
+    // it is the link base (relocation still runs, so the path that ASLR will use is exercised on every boot).
+    u64 virt_base = params.relocated_by_loader ? params.kernel_virt_base : link_base;
+    if (virt_base % paging::page_size != 0 || !paging::is_canonical(virt_base)
+        || virt_base < direct_map_base)
+        early_halt();
     params.kernel_virt_base = virt_base;
 
     // Physical memory: the bitmap goes right after the image; the first 1 MiB, the image and the bitmap are
@@ -220,12 +229,21 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     u64 bitmap_bytes = pmm::PhysicalMemory::bitmap_bytes_for(params.max_phys);
     u64 bitmap_phys = phys_end;
     params.pmm_bitmap_phys = bitmap_phys;
-    g_physical_memory.initialize(reinterpret_cast<u8*>(bitmap_phys), params.max_phys);
-    for (u32 i = 0; i < params.usable_count; ++i)
-        g_physical_memory.add_usable(params.usable[i].base, params.usable[i].length);
+    auto* bitmap = reinterpret_cast<u64*>(bitmap_phys);
+    if (params.memory_zeroed) {
+        pmm::PhysicalMemory::Range usable[abi::max_memory_regions];
+        for (u32 i = 0; i < params.usable_count; ++i)
+            usable[i] = { params.usable[i].base, params.usable[i].length };
+        g_physical_memory.initialize_zeroed(bitmap, params.max_phys, usable, params.usable_count);
+    } else {
+        g_physical_memory.initialize(bitmap, params.max_phys);
+        for (u32 i = 0; i < params.usable_count; ++i)
+            g_physical_memory.add_usable(params.usable[i].base, params.usable[i].length);
+    }
     g_physical_memory.reserve(0, 0x100000);
     g_physical_memory.reserve(phys_start, phys_end - phys_start + bitmap_bytes);
 
+    params.stage_tsc[1] = read_tsc();
     // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X").
     EarlyPageEnv env;
     auto space_or_error = paging::AddressSpace<EarlyPageEnv>::create(env);
@@ -255,11 +273,15 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     u64 max_phys = 0;
     if (!ktl::align_up(params.max_phys, paging::page_size, &max_phys))
         early_halt();
-    map_direct(space, 0, phys_start);
+    // The first 1 MiB holds only loader structures, copied above, and is never handed out: leave it unmapped.
+    map_direct(space, 0x100000, phys_start);
     map_direct(space, phys_end, max_phys);
 
-    params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
+    params.stage_tsc[2] = read_tsc();
+    if (!params.relocated_by_loader)
+        params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
     params.page_table_root = space.root();
+    params.stage_tsc[3] = read_tsc();
 
     // The stack canary, before any code built with the stack protector runs on a frame it will check.
     // Issue 4 replaces this with the ChaCha20 generator; the monitor's seed is host getrandom() output.

@@ -37,13 +37,16 @@ u32 symbol_count()
     return h ? h->count : 0;
 }
 
-bool symbolize(u64 address, char* out, usize size)
+namespace {
+
+// Shared by symbolize() and backtraces: look up `lookup`, print the offset of `address`.
+bool symbolize_at(u64 lookup, u64 address, char* out, usize size)
 {
     auto const* h = header();
     u64 base = reinterpret_cast<u64>(__kernel_start);
-    if (!h || address < base || address - base > 0xffffffffull)
+    if (!h || lookup < base || lookup - base > 0xffffffffull)
         return false;
-    u32 offset = static_cast<u32>(address - base);
+    u32 offset = static_cast<u32>(lookup - base);
     auto const* table = entries(h);
     // Last entry whose start is <= offset.
     u32 low = 0, high = h->count;
@@ -62,9 +65,13 @@ bool symbolize(u64 address, char* out, usize size)
     if (entry.name_offset >= h->strings_size)
         return false;
     auto const* name = reinterpret_cast<char const*>(h) + h->strings_offset + entry.name_offset;
-    format(out, size, "%s+0x%x", name, offset - entry.offset);
+    format(out, size, "%s+0x%x", name, static_cast<u32>(address - base) - entry.offset);
     return true;
 }
+
+} // namespace
+
+bool symbolize(u64 address, char* out, usize size) { return symbolize_at(address, address, out, size); }
 
 void print_backtrace(u64 rbp)
 {
@@ -79,7 +86,9 @@ void print_backtrace(u64 rbp)
         if (return_address == 0)
             return;
         char symbol[128];
-        if (symbolize(return_address, symbol, sizeof(symbol)))
+        // A call to a noreturn function can be a function's last instruction: its return address is then the
+        // first byte of the next function. Look up the call instruction instead.
+        if (symbolize_at(return_address - 1, return_address, symbol, sizeof(symbol)))
             klog("    %p %s", reinterpret_cast<void*>(return_address), symbol);
         else
             klog("    %p ?", reinterpret_cast<void*>(return_address));

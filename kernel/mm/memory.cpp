@@ -31,8 +31,10 @@ char* const g_relocated_self = __kernel_start;
 
 ErrorOr<u64> DirectMapPageEnv::allocate_table()
 {
-    u64 phys = TRY(g_physical_memory.allocate_frame());
-    __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
+    bool pristine = false;
+    u64 phys = TRY(g_physical_memory.allocate_frame(&pristine));
+    if (!pristine)
+        __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
     return phys;
 }
 
@@ -46,9 +48,9 @@ void initialize(BootParams& params)
     g_image_size = params.kernel_phys_end - params.kernel_phys_start;
 
     // The frame bitmap moves to the direct map first: freeing the identity tables below updates it.
-    g_physical_memory.rebase_bitmap(static_cast<u8*>(phys_to_virt(params.pmm_bitmap_phys)));
-    // Drop the identity map early boot left behind (the whole lower half) and every table under it.
-    g_space.release_top_level_range(0, 255);
+    g_physical_memory.rebase_bitmap(static_cast<u64*>(phys_to_virt(params.pmm_bitmap_phys)));
+    // Drop the identity map of the text that early boot left behind, with its three tables.
+    g_space.release_single_path(params.kernel_phys_start);
     arch::flush_tlb();
 
     VERIFY(g_relocated_self == __kernel_start);

@@ -126,6 +126,8 @@ ErrorOr<LoadableImage> parse_loadable_image(u8 const* file, u64 file_size, LoadP
         __builtin_memcpy(&phdr, file + header.e_phoff + index * sizeof(Elf64_Phdr), sizeof(phdr));
         if (phdr.p_type != pt_load)
             continue; // PT_NOTE, PT_DYNAMIC, PT_GNU_STACK, PT_GNU_RELRO...: not the loader's business
+        if (phdr.p_memsz == 0 && phdr.p_filesz == 0)
+            continue; // an empty PT_LOAD (linker scripts emit them for empty output sections) loads nothing
         if (image.segment_count == max_load_segments)
             return refuse("has too many PT_LOAD segments");
         LoadSegment const segment = TRY(check_segment(phdr, index, file_size, policy, diagnostic));
@@ -146,7 +148,8 @@ ErrorOr<LoadableImage> parse_loadable_image(u8 const* file, u64 file_size, LoadP
         if (header.e_entry < segment.virtual_address || header.e_entry - segment.virtual_address >= segment.memory_size)
             continue;
         if (!(segment.flags & pf_x))
-            return refuse_segment(diagnostic, segment.program_header_index, "contains the entry point but is not executable");
+            return refuse_segment(diagnostic, segment.program_header_index,
+                "contains the entry point but is not executable");
         image.entry_load_address = segment.load_address + (header.e_entry - segment.virtual_address);
         return image;
     }

@@ -2,22 +2,125 @@
 
 namespace kernite::pmm {
 
-void PhysicalMemory::initialize(u8* bitmap, u64 max_phys)
+namespace {
+
+// Mask of bits [from, to) within one 64-bit word, 0 <= from < to <= 64.
+constexpr u64 word_mask(u64 from, u64 to)
+{
+    u64 high = to == 64 ? ~0ull : (1ull << to) - 1;
+    return high & ~((1ull << from) - 1);
+}
+
+} // namespace
+
+u64 PhysicalMemory::set_range(u64 first, u64 end)
+{
+    u64 changed = 0;
+    while (first < end) {
+        u64 word = first / 64;
+        u64 to = (end - word * 64) < 64 ? end - word * 64 : 64;
+        u64 mask = word_mask(first % 64, to);
+        u64 newly = ~m_bitmap[word] & mask;
+        // Whole words are the common case: skip the bit count (libgcc's popcount is a loop).
+        changed += newly == mask && mask == ~0ull ? 64 : static_cast<u64>(__builtin_popcountll(newly));
+        m_bitmap[word] |= mask;
+        first = word * 64 + to;
+    }
+    return changed;
+}
+
+u64 PhysicalMemory::clear_range(u64 first, u64 end)
+{
+    u64 changed = 0;
+    while (first < end) {
+        u64 word = first / 64;
+        u64 to = (end - word * 64) < 64 ? end - word * 64 : 64;
+        u64 mask = word_mask(first % 64, to);
+        u64 newly = m_bitmap[word] & mask;
+        changed += newly == mask && mask == ~0ull ? 64 : static_cast<u64>(__builtin_popcountll(newly));
+        m_bitmap[word] &= ~mask;
+        first = word * 64 + to;
+    }
+    return changed;
+}
+
+bool PhysicalMemory::any_clear(u64 first, u64 end) const
+{
+    while (first < end) {
+        u64 word = first / 64;
+        u64 to = (end - word * 64) < 64 ? end - word * 64 : 64;
+        if (~m_bitmap[word] & word_mask(first % 64, to))
+            return true;
+        first = word * 64 + to;
+    }
+    return false;
+}
+
+void PhysicalMemory::initialize(u64* bitmap, u64 max_phys)
 {
     m_bitmap = bitmap;
     m_frame_count = max_phys / frame_size;
-    u64 bytes = bitmap_bytes_for(max_phys);
-    for (u64 i = 0; i < bytes; ++i)
-        m_bitmap[i] = 0xff;
+    u64 words = bitmap_bytes_for(max_phys) / 8;
+    for (u64 i = 0; i < words; ++i)
+        m_bitmap[i] = ~0ull;
     m_total_usable = 0;
     m_free = 0;
     m_hint = 0;
     m_usable_count = 0;
     m_reserved_count = 0;
     m_ranges_overflowed = false;
+    m_pristine_from = ~0ull;
 }
 
-bool PhysicalMemory::in_ranges(Range const* ranges, u64 count, u64 first, u64 end)
+void PhysicalMemory::initialize_zeroed(u64* bitmap, u64 max_phys, Range const* usable, u64 count)
+{
+    m_bitmap = bitmap;
+    m_frame_count = max_phys / frame_size;
+    m_usable_count = 0;
+    m_reserved_count = 0;
+    m_ranges_overflowed = count > max_ranges;
+    m_hint = 0;
+    m_pristine_from = 0;
+    // Usable frame ranges, sorted by start (insertion sort: there are at most a handful).
+    FrameRange sorted[max_ranges];
+    u64 n = 0;
+    for (u64 i = 0; i < count && n < max_ranges; ++i) {
+        u64 first = 0, end = 0;
+        if (!ktl::align_up(usable[i].base, frame_size, &first) || !ktl::checked_add(usable[i].base, usable[i].length, &end))
+            continue;
+        first /= frame_size;
+        end = ktl::align_down(end, frame_size) / frame_size;
+        if (end > m_frame_count)
+            end = m_frame_count;
+        if (first >= end)
+            continue;
+        u64 j = n++;
+        while (j > 0 && sorted[j - 1].first_frame > first) {
+            sorted[j] = sorted[j - 1];
+            --j;
+        }
+        sorted[j] = { first, end };
+    }
+    // Everything that is not usable is in use: the gaps, and the bits past the last frame in the last word.
+    u64 cursor = 0;
+    m_total_usable = 0;
+    for (u64 i = 0; i < n; ++i) {
+        u64 first = sorted[i].first_frame < cursor ? cursor : sorted[i].first_frame;
+        if (first > cursor)
+            set_range(cursor, first);
+        if (sorted[i].end_frame > first)
+            m_total_usable += sorted[i].end_frame - first;
+        if (sorted[i].end_frame > cursor)
+            cursor = sorted[i].end_frame;
+        m_usable[m_usable_count++] = sorted[i];
+    }
+    u64 words_end = (m_frame_count + 63) / 64 * 64;
+    if (cursor < words_end)
+        set_range(cursor, words_end);
+    m_free = m_total_usable;
+}
+
+bool PhysicalMemory::in_ranges(FrameRange const* ranges, u64 count, u64 first, u64 end)
 {
     for (u64 i = 0; i < count; ++i) {
         if (first < ranges[i].end_frame && ranges[i].first_frame < end)
@@ -41,12 +144,11 @@ void PhysicalMemory::add_usable(u64 base, u64 length)
         m_usable[m_usable_count++] = { first / frame_size, end / frame_size };
     else
         m_ranges_overflowed = true;
-    for (u64 frame = first / frame_size; frame < end / frame_size && frame < m_frame_count; ++frame) {
-        if (test(frame)) {
-            clear(frame);
-            ++m_total_usable;
-            ++m_free;
-        }
+    u64 last = end / frame_size < m_frame_count ? end / frame_size : m_frame_count;
+    if (first / frame_size < last) {
+        u64 changed = clear_range(first / frame_size, last);
+        m_total_usable += changed;
+        m_free += changed;
     }
 }
 
@@ -62,36 +164,36 @@ void PhysicalMemory::reserve(u64 base, u64 length)
         m_reserved[m_reserved_count++] = { first, end / frame_size };
     else
         m_ranges_overflowed = true;
-    for (u64 frame = first; frame < end / frame_size && frame < m_frame_count; ++frame) {
-        if (!test(frame)) {
-            set(frame);
-            --m_total_usable;
-            --m_free;
-        }
+    u64 last = end / frame_size < m_frame_count ? end / frame_size : m_frame_count;
+    if (first < last) {
+        u64 changed = set_range(first, last);
+        m_total_usable -= changed;
+        m_free -= changed;
     }
 }
 
-ErrorOr<u64> PhysicalMemory::allocate_frame()
+ErrorOr<u64> PhysicalMemory::allocate_frame(bool* pristine)
 {
     if (m_free == 0)
         return Error::from_errno(ENOMEM, "out of physical memory");
-    for (u64 pass = 0; pass < 2; ++pass) {
-        u64 frame = pass == 0 ? m_hint : 0;
-        u64 limit = pass == 0 ? m_frame_count : m_hint;
-        while (frame < limit) {
-            // Skip whole bytes of used frames quickly.
-            if (frame % 8 == 0 && frame + 8 <= limit && m_bitmap[frame / 8] == 0xff) {
-                frame += 8;
-                continue;
-            }
-            if (!test(frame)) {
-                set(frame);
-                --m_free;
-                m_hint = frame + 1;
-                return frame * frame_size;
-            }
-            ++frame;
-        }
+    u64 words = (m_frame_count + 63) / 64;
+    u64 start = m_hint / 64;
+    for (u64 i = 0; i < words; ++i) {
+        u64 word = (start + i) % words;
+        u64 free_bits = ~m_bitmap[word];
+        if (free_bits == 0)
+            continue;
+        u64 frame = word * 64 + static_cast<u64>(__builtin_ctzll(free_bits));
+        if (frame >= m_frame_count)
+            continue;
+        set(frame);
+        --m_free;
+        m_hint = frame + 1;
+        if (pristine)
+            *pristine = frame >= m_pristine_from;
+        if (frame >= m_pristine_from)
+            m_pristine_from = frame + 1;
+        return frame * frame_size;
     }
     return Error::from_errno(ENOMEM, "out of physical memory");
 }
@@ -110,9 +212,9 @@ ErrorOr<u64> PhysicalMemory::allocate_contiguous(u64 frames, u64 alignment)
         while (run < frames && !test(start + run))
             ++run;
         if (run == frames) {
-            for (u64 i = 0; i < frames; ++i)
-                set(start + i);
-            m_free -= frames;
+            m_free -= set_range(start, start + frames);
+            if (start + frames > m_pristine_from)
+                m_pristine_from = start + frames;
             return start * frame_size;
         }
         // Jump past the used frame that broke the run, keeping the alignment.
@@ -136,13 +238,9 @@ ErrorOr<void> PhysicalMemory::free_frames(u64 phys, u64 frames)
     }
     if (in_ranges(m_reserved, m_reserved_count, first, end))
         return Error::from_errno(EINVAL, "free of a reserved frame");
-    for (u64 frame = first; frame < end; ++frame) {
-        if (!test(frame))
-            return Error::from_errno(EINVAL, "double free of a physical frame");
-    }
-    for (u64 frame = first; frame < end; ++frame)
-        clear(frame);
-    m_free += frames;
+    if (any_clear(first, end))
+        return Error::from_errno(EINVAL, "double free of a physical frame");
+    m_free += clear_range(first, end);
     if (first < m_hint)
         m_hint = first;
     return {};

@@ -37,7 +37,7 @@ class TimeoutTimer {
 public:
     bool arm(u64 milliseconds)
     {
-        struct sigaction action {};
+        struct sigaction action { };
         action.sa_handler = on_timeout_signal;
         sigemptyset(&action.sa_mask);
         action.sa_flags = 0; // no SA_RESTART
@@ -117,13 +117,14 @@ int serve_exits(kvm::Vm& vm, RunPlan& plan, GuestMemory& memory)
         }
         case KVM_EXIT_MMIO:
             std::snprintf(text, sizeof(text), "guest %s of %u byte(s) at unbacked address 0x%llx",
-                run->mmio.is_write ? "write" : "read", run->mmio.len, static_cast<unsigned long long>(run->mmio.phys_addr));
+                run->mmio.is_write ? "write" : "read", run->mmio.len,
+                static_cast<unsigned long long>(run->mmio.phys_addr));
             return fatal_exit(vm, text);
         case KVM_EXIT_SHUTDOWN: return fatal_exit(vm, "guest triple fault (KVM_EXIT_SHUTDOWN)");
         case KVM_EXIT_HLT: return fatal_exit(vm, "guest halted");
         case KVM_EXIT_INTERNAL_ERROR:
-            std::snprintf(text, sizeof(text), "KVM internal error, suberror %u (int3/int N are not supported under PVM)",
-                run->internal.suberror);
+            std::snprintf(text, sizeof(text),
+                "KVM internal error, suberror %u (int3/int N are not supported under PVM)", run->internal.suberror);
             return fatal_exit(vm, text);
         case KVM_EXIT_FAIL_ENTRY:
             std::snprintf(text, sizeof(text), "VM entry failed, hardware reason 0x%llx",
@@ -142,8 +143,8 @@ int run_with_kvm(RunPlan& plan, std::unique_ptr<kvm::Vm> vm)
 {
     auto memory = GuestMemory::allocate(plan.options.memory_size);
     if (!memory) {
-        report_error("cannot allocate " + std::to_string(plan.options.memory_size >> 20) + " MiB of guest memory: "
-            + std::strerror(errno));
+        report_error("cannot allocate " + std::to_string(plan.options.memory_size >> 20)
+            + " MiB of guest memory: " + std::strerror(errno));
         return exit_status_cannot_start;
     }
     auto entry = load_kernel_image(plan.kernel, plan.image, *memory);

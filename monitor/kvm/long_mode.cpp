@@ -32,15 +32,37 @@ constexpr u16 data_selector = 0x10;
 // Intel SDM Vol. 3A 3.4.5: type 0xb = execute/read, accessed; L=1 makes it a 64-bit code segment.
 kvm_segment flat_code_segment()
 {
-    return { .base = 0, .limit = 0xffffffff, .selector = code_selector, .type = 0xb, .present = 1, .dpl = 0,
-        .db = 0, .s = 1, .l = 1, .g = 1, .avl = 0, .unusable = 0, .padding = 0 };
+    return { .base = 0,
+        .limit = 0xffffffff,
+        .selector = code_selector,
+        .type = 0xb,
+        .present = 1,
+        .dpl = 0,
+        .db = 0,
+        .s = 1,
+        .l = 1,
+        .g = 1,
+        .avl = 0,
+        .unusable = 0,
+        .padding = 0 };
 }
 
 // Type 0x3 = read/write, accessed.
 kvm_segment flat_data_segment()
 {
-    return { .base = 0, .limit = 0xffffffff, .selector = data_selector, .type = 0x3, .present = 1, .dpl = 0,
-        .db = 1, .s = 1, .l = 0, .g = 1, .avl = 0, .unusable = 0, .padding = 0 };
+    return { .base = 0,
+        .limit = 0xffffffff,
+        .selector = data_selector,
+        .type = 0x3,
+        .present = 1,
+        .dpl = 0,
+        .db = 1,
+        .s = 1,
+        .l = 0,
+        .g = 1,
+        .avl = 0,
+        .unusable = 0,
+        .padding = 0 };
 }
 
 Failure ioctl_failure(char const* what) { return fail(std::string(what) + " failed: " + std::strerror(errno)); }

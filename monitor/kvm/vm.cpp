@@ -74,7 +74,8 @@ Result<Ok> Vm::create(GuestMemory& memory)
     kvm_enable_cap split_irqchip {};
     split_irqchip.cap = KVM_CAP_SPLIT_IRQCHIP;
     split_irqchip.args[0] = 24; // IOAPIC routes reserved for a userspace IOAPIC (none yet)
-    if (ioctl(m_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0 || ioctl(m_vm_fd, KVM_ENABLE_CAP, &split_irqchip) < 0) {
+    if (ioctl(m_vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0
+        || ioctl(m_vm_fd, KVM_ENABLE_CAP, &split_irqchip) < 0) {
         if (ioctl(m_vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
             return ioctl_failure("KVM_CREATE_IRQCHIP");
     }

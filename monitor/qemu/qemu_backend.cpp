@@ -48,16 +48,31 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
 {
     return {
         qemu,
-        "-M", "microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on",
-        "-accel", kvm_usable ? "kvm" : "tcg",
-        "-cpu", kvm_usable ? "host" : "max",
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-m", std::to_string(plan.options.memory_size >> 20) + "M",
-        "-kernel", plan.kernel_path,
-        "-append", plan.cmdline,
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-chardev", "stdio,id=console,signal=off",
-        "-serial", "chardev:console",
+        "-M",
+        "microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on",
+        "-accel",
+        kvm_usable ? "kvm" : "tcg",
+        // PVM (PLATFORM.md) rejects QEMU's write of IA32_ARCH_CAPABILITIES (MSR 0x10a) and QEMU aborts;
+        // the kernel does not read that MSR, so it is hidden everywhere rather than detected.
+        "-cpu",
+        kvm_usable ? "host,-arch-capabilities" : "max",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-m",
+        std::to_string(plan.options.memory_size >> 20) + "M",
+        "-kernel",
+        plan.kernel_path,
+        "-append",
+        plan.cmdline,
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-chardev",
+        "stdio,id=console,signal=off",
+        "-serial",
+        "chardev:console",
     };
 }
 

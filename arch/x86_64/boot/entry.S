@@ -27,7 +27,12 @@ kernite_pvh_entry32:
     movl %ecx, (PVH_START_INFO_SIZE + 12)(%ebx)
     leal (__boot_stack_top - 1b)(%ebp), %esp
 
-    /* Temporary identity map of the first 1 GiB with 2 MiB pages: PML4[0] -> PDPT[0] -> PD. */
+    /*
+     * Temporary identity map of the first 1 GiB: PML4[0] -> PDPT[0] -> PD, 2 MiB pages, except the first 2 MiB
+     * (the kernel image, its frame bitmap and its first page tables), which go through a PT with 4 KiB pages.
+     * Why: under shadow paging (PLATFORM.md: the KVM here is nested through PVM) every write into a guest
+     * 2 MiB page that also holds guest page tables is emulated, which made early boot 300 ms slower.
+     */
     leal (__pvh_tables - 1b)(%ebp), %ebx
     leal 0x1003(%ebx), %eax             /* PDPT | present | writable */
     movl %eax, 0(%ebx)
@@ -42,6 +47,17 @@ kernite_pvh_entry32:
     incl %ecx
     cmpl $512, %ecx
     jb 2b
+    leal 0x3003(%ebx), %eax             /* PD[0] -> PT | present | writable */
+    movl %eax, 0x2000(%ebx)
+    xorl %ecx, %ecx
+3:  movl %ecx, %eax
+    shll $12, %eax
+    orl $0x3, %eax                      /* present | writable, 4 KiB */
+    movl %eax, 0x3000(%ebx, %ecx, 8)
+    movl $0, 0x3004(%ebx, %ecx, 8)
+    incl %ecx
+    cmpl $512, %ecx
+    jb 3b
 
     movl %cr4, %eax
     orl $(1 << 5), %eax                 /* CR4.PAE */

@@ -222,3 +222,50 @@ TEST(AddressSpace, ReleasingTheLowerHalfFreesItsTables)
     EXPECT_EQ(space.translate(0x100000).error().code(), ENOENT);
     EXPECT_FALSE(space.translate(kernel_base).is_error());
 }
+
+TEST(AddressSpace, ReleasingASinglePathFreesExactlyItsTables)
+{
+    FakeEnv env;
+    auto space = AddressSpace<FakeEnv>::create(env).release_value();
+    ASSERT_FALSE(space.map(0x100000, 0x100000, 8 * page_size, AccessRead | AccessExecute).is_error());
+    ASSERT_FALSE(space.map(kernel_base, 0x100000, page_size, AccessRead).is_error());
+    size_t before = env.live_tables();
+    space.release_single_path(0x100000);
+    EXPECT_EQ(env.live_tables(), before - 3);
+    EXPECT_EQ(space.translate(0x100000).error().code(), ENOENT);
+    EXPECT_FALSE(space.translate(kernel_base).is_error());
+}
+
+TEST(AddressSpace, RunsAcrossPageTableBoundariesMapEveryPage)
+{
+    FakeEnv env;
+    auto space = AddressSpace<FakeEnv>::create(env).release_value();
+    u64 start = kernel_base + large_page_size - 3 * page_size; // crosses into the next page table
+    ASSERT_FALSE(space.map(start, 0x400000, 10 * page_size, AccessRead | AccessWrite).is_error());
+    for (u64 i = 0; i < 10; ++i) {
+        auto t = space.translate(start + i * page_size).release_value();
+        EXPECT_EQ(t.phys, 0x400000 + i * page_size);
+        EXPECT_EQ(t.access, AccessRead | AccessWrite);
+    }
+    EXPECT_EQ(space.audit().leaves, 10u);
+    // A run that hits a present page is refused before anything in that table is written.
+    ASSERT_FALSE(space.map(kernel_base + 0x100000, 0x900000, page_size, AccessRead).is_error());
+    EXPECT_EQ(space.map(kernel_base + 0x100000 - 2 * page_size, 0x800000, 4 * page_size, AccessRead).error().code(), EEXIST);
+    EXPECT_EQ(space.translate(kernel_base + 0x100000 - 2 * page_size).error().code(), ENOENT);
+}
+
+TEST(AddressSpace, LargeRunsRefuseToOverlapAndCrossDirectories)
+{
+    FakeEnv env;
+    auto space = AddressSpace<FakeEnv>::create(env).release_value();
+    u64 base = 0xffff800000000000ull + 510 * large_page_size; // two entries before a page-directory boundary
+    ASSERT_FALSE(space.map(base, 0, 4 * large_page_size, AccessRead | AccessWrite, true).is_error());
+    for (u64 i = 0; i < 4; ++i) {
+        auto t = space.translate(base + i * large_page_size + 0x1234).release_value();
+        EXPECT_EQ(t.page_size, large_page_size);
+        EXPECT_EQ(t.phys, i * large_page_size + 0x1234);
+    }
+    EXPECT_EQ(space.map(base + large_page_size, 0x40000000, large_page_size, AccessRead, true).error().code(), EEXIST);
+    EXPECT_EQ(space.map(base + large_page_size, 0x40000000, page_size, AccessRead).error().code(), EEXIST);
+    EXPECT_EQ(space.audit().writable_and_executable, 0u);
+}

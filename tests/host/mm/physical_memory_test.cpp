@@ -12,11 +12,11 @@ constexpr u64 MiB = 1024 * 1024;
 
 struct Fixture {
     explicit Fixture(u64 max_phys)
-        : bitmap(PhysicalMemory::bitmap_bytes_for(max_phys))
+        : bitmap(PhysicalMemory::bitmap_bytes_for(max_phys) / 8)
     {
         memory.initialize(bitmap.data(), max_phys);
     }
-    std::vector<u8> bitmap;
+    std::vector<u64> bitmap;
     PhysicalMemory memory;
 };
 } // namespace
@@ -107,4 +107,52 @@ TEST(PhysicalMemory, ReservedFramesCannotBeFreed)
     EXPECT_EQ(result.error().code(), EINVAL);
     EXPECT_TRUE(f.memory.is_in_use(MiB));
     EXPECT_FALSE(f.memory.ranges_overflowed());
+}
+
+TEST(PhysicalMemory, ZeroedInitializationMarksOnlyTheGaps)
+{
+    u64 max_phys = 8 * MiB + 3 * frame_size; // not a multiple of 64 frames: tail bits must be in use
+    std::vector<u64> bitmap(PhysicalMemory::bitmap_bytes_for(max_phys) / 8, 0);
+    PhysicalMemory::Range usable[] = { { 4 * MiB, 2 * MiB }, { MiB + 100, MiB }, { 7 * MiB, MiB + 3 * frame_size } };
+    PhysicalMemory memory;
+    memory.initialize_zeroed(bitmap.data(), max_phys, usable, 3);
+    // Same state as the slow path with the same map.
+    std::vector<u64> slow_bitmap(bitmap.size());
+    PhysicalMemory slow;
+    slow.initialize(slow_bitmap.data(), max_phys);
+    for (auto const& range : usable)
+        slow.add_usable(range.base, range.length);
+    EXPECT_EQ(bitmap, slow_bitmap);
+    EXPECT_EQ(memory.total_frames(), slow.total_frames());
+    EXPECT_EQ(memory.free_frames_count(), slow.free_frames_count());
+    EXPECT_TRUE(memory.is_in_use(MiB)) << "rounded inwards";
+    EXPECT_FALSE(memory.is_in_use(MiB + frame_size));
+    EXPECT_TRUE(memory.is_in_use(3 * MiB));
+    // A frame in a gap is not RAM: freeing it is refused.
+    EXPECT_TRUE(memory.free_frames(3 * MiB).is_error());
+}
+
+TEST(PhysicalMemory, PristineFramesAreThoseNeverHandedOut)
+{
+    std::vector<u64> bitmap(PhysicalMemory::bitmap_bytes_for(4 * MiB) / 8, 0);
+    PhysicalMemory::Range usable[] = { { MiB, 3 * MiB } };
+    PhysicalMemory memory;
+    memory.initialize_zeroed(bitmap.data(), 4 * MiB, usable, 1);
+    bool pristine = false;
+    u64 a = memory.allocate_frame(&pristine).release_value();
+    EXPECT_TRUE(pristine);
+    u64 b = memory.allocate_frame(&pristine).release_value();
+    EXPECT_TRUE(pristine);
+    ASSERT_FALSE(memory.free_frames(a).is_error());
+    EXPECT_EQ(memory.allocate_frame(&pristine).release_value(), a);
+    EXPECT_FALSE(pristine) << "a reused frame may hold old data";
+    (void)b;
+
+    // Without the zeroed guarantee nothing is pristine.
+    std::vector<u64> other(bitmap.size());
+    PhysicalMemory slow;
+    slow.initialize(other.data(), 4 * MiB);
+    slow.add_usable(MiB, 3 * MiB);
+    (void)slow.allocate_frame(&pristine).release_value();
+    EXPECT_FALSE(pristine);
 }

@@ -1,1 +1,153 @@
+// Argument parsing, sizes, timeouts, kernel resolution and the crash-test list.
+#include "cli.h"
+
+#include <kernite/crashtests.h>
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <vector>
+
+using namespace kernite::monitor;
+
+namespace {
+
+Result<Command> parse(std::vector<char const*> arguments)
+{
+    arguments.insert(arguments.begin(), "kernite");
+    return parse_command_line(static_cast<int>(arguments.size()), arguments.data());
+}
+
+} // namespace
+
+TEST(MemorySize, AcceptsSuffixesAndBytes)
+{
+    EXPECT_EQ(parse_memory_size("64M").value(), 64ull << 20);
+    EXPECT_EQ(parse_memory_size("1G").value(), 1ull << 30);
+    EXPECT_EQ(parse_memory_size("8192K").value(), 8ull << 20);
+    EXPECT_EQ(parse_memory_size("134217728").value(), 128ull << 20);
+    EXPECT_EQ(parse_memory_size("2M").value(), 2ull << 20);
+    EXPECT_EQ(parse_memory_size("16G").value(), 16ull << 30);
+    EXPECT_EQ(parse_memory_size("3M").value(), 4ull << 20); // rounded up to 2 MiB
+    EXPECT_EQ(parse_memory_size("64m").value(), 64ull << 20);
+}
+
+TEST(MemorySize, RefusesInvalidSizes)
+{
+    for (char const* text : { "", "M", "12X", "-1M", "1.5G", "0", "1M", "2047K", "17G", "16385M",
+             "99999999999999999999", "18446744073709551615K", " 64M", "64M " }) {
+        EXPECT_FALSE(parse_memory_size(text).ok()) << text;
+    }
+}
+
+TEST(Timeout, ParsesSecondsAndMilliseconds)
+{
+    EXPECT_EQ(parse_timeout("0").value(), 0u);
+    EXPECT_EQ(parse_timeout("10").value(), 10'000u);
+    EXPECT_EQ(parse_timeout("0.5").value(), 500u);
+    EXPECT_EQ(parse_timeout("1.25").value(), 1250u);
+    for (char const* text : { "", "-1", "1.", ".5", "1.2345", "abc", "1e3", "99999999999" })
+        EXPECT_FALSE(parse_timeout(text).ok()) << text;
+}
+
+TEST(Cli, TopLevelCommands)
+{
+    EXPECT_EQ(parse({ "--help" }).value().kind, Command::Kind::Help);
+    EXPECT_EQ(parse({ "--version" }).value().kind, Command::Kind::Version);
+    EXPECT_EQ(parse({ "run", "--help" }).value().kind, Command::Kind::RunHelp);
+    EXPECT_FALSE(parse({}).ok());
+    EXPECT_FALSE(parse({ "frobnicate" }).ok());
+    EXPECT_FALSE(parse({ "--frobnicate" }).ok());
+}
+
+TEST(Cli, RunDefaults)
+{
+    auto command = parse({ "run" });
+    ASSERT_TRUE(command.ok());
+    RunOptions const& options = command.value().run;
+    EXPECT_EQ(options.vmm, VmmChoice::Auto);
+    EXPECT_EQ(options.memory_size, default_memory_size);
+    EXPECT_EQ(options.timeout_ms, 0u);
+    EXPECT_EQ(options.kernel, "hardened");
+    EXPECT_FALSE(options.verbose);
+    EXPECT_FALSE(options.crashtest_list);
+}
+
+TEST(Cli, RunOptionsInBothForms)
+{
+    auto command = parse({ "run", "--vmm", "qemu", "--mem=64M", "--timeout", "2", "--kernel=debug", "--events",
+        "e.json", "--crashtest", "WRITE_RO", "--cmdline", "a=1", "--cmdline=b", "-v" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    RunOptions const& options = command.value().run;
+    EXPECT_EQ(options.vmm, VmmChoice::Qemu);
+    EXPECT_EQ(options.memory_size, 64ull << 20);
+    EXPECT_EQ(options.timeout_ms, 2000u);
+    EXPECT_EQ(options.timeout_text, "2");
+    EXPECT_EQ(options.kernel, "debug");
+    EXPECT_EQ(options.events_path, "e.json");
+    EXPECT_EQ(options.crashtest, "WRITE_RO");
+    EXPECT_TRUE(options.verbose);
+    EXPECT_EQ(build_kernel_cmdline(options).value(), "crashtest=WRITE_RO a=1 b");
+}
+
+TEST(Cli, RunRefusesBadOptions)
+{
+    EXPECT_FALSE(parse({ "run", "--bogus" }).ok());
+    EXPECT_FALSE(parse({ "run", "-x" }).ok());
+    EXPECT_FALSE(parse({ "run", "--vmm", "xen" }).ok());
+    EXPECT_FALSE(parse({ "run", "--vmm" }).ok());
+    EXPECT_FALSE(parse({ "run", "--mem", "1K" }).ok());
+    EXPECT_FALSE(parse({ "run", "--timeout", "soon" }).ok());
+    EXPECT_FALSE(parse({ "run", "--kernel=" }).ok());
+    EXPECT_FALSE(parse({ "run", "--verbose=yes" }).ok());
+    auto unknown = parse({ "run", "--crashtest", "NOPE" });
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.error(), "unknown crash test NOPE (see --crashtest list)");
+}
+
+TEST(Cli, CrashTestList)
+{
+    auto command = parse({ "run", "--crashtest", "list" });
+    ASSERT_TRUE(command.ok());
+    EXPECT_TRUE(command.value().run.crashtest_list);
+    std::string expected;
+    for (auto const& test : kernite::abi::crash_tests) {
+        char line[256];
+        std::snprintf(line, sizeof(line), "%-22s %-18s %s\n", test.name,
+            kernite::abi::event_type_name(test.expected_event), test.description);
+        expected += line;
+    }
+    EXPECT_EQ(format_crash_test_list(), expected);
+    EXPECT_TRUE(is_known_crash_test("EXEC_NULL"));
+    EXPECT_FALSE(is_known_crash_test("exec_null"));
+}
+
+TEST(Cli, AppAndArguments)
+{
+    auto command = parse({ "run", "--mem", "8M", "hello", "--", "-x", "--mem" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    EXPECT_EQ(command.value().run.app, "hello");
+    EXPECT_EQ(command.value().run.app_arguments, (std::vector<std::string> { "-x", "--mem" }));
+    EXPECT_FALSE(parse({ "run", "--" }).ok());
+    EXPECT_FALSE(parse({ "run", "hello", "extra" }).ok());
+}
+
+TEST(Cli, CommandLineLimit)
+{
+    RunOptions options;
+    options.cmdline_extra.push_back(std::string(4095, 'a'));
+    EXPECT_TRUE(build_kernel_cmdline(options).ok());
+    options.cmdline_extra.push_back("b");
+    EXPECT_FALSE(build_kernel_cmdline(options).ok());
+    EXPECT_EQ(build_kernel_cmdline(RunOptions {}).value(), "");
+}
+
+TEST(Cli, KernelResolution)
+{
+    EXPECT_EQ(resolve_kernel_path("hardened", "/opt/k/bin").value(), "/opt/k/bin/../kernel/kernite-hardened.elf");
+    EXPECT_EQ(resolve_kernel_path("baseline", "/x").value(), "/x/../kernel/kernite-baseline.elf");
+    EXPECT_EQ(resolve_kernel_path("./my.elf", "/x").value(), "./my.elf");
+    EXPECT_EQ(resolve_kernel_path("/abs/k.elf", "/x").value(), "/abs/k.elf");
+    EXPECT_FALSE(resolve_kernel_path("fast", "/x").ok());
+    EXPECT_FALSE(resolve_kernel_path("k.elf", "/x").ok()); // no '/': a profile name, and not a known one
+}

@@ -71,11 +71,9 @@ public:
             u64 p = phys + offset;
             u64 remaining = length - offset;
             if (allow_large && v % large_page_size == 0 && p % large_page_size == 0 && remaining >= large_page_size) {
-                TRY(map_one(v, p, access, 2));
-                offset += large_page_size;
+                offset += TRY(map_large_run(v, p, remaining, access));
             } else {
-                TRY(map_one(v, p, access, 1));
-                offset += page_size;
+                offset += TRY(map_run(v, p, remaining, access));
             }
         }
         return {};
@@ -165,6 +163,28 @@ public:
         }
     }
 
+    // Removes the top-level entry covering `virt` and frees the single chain of tables under it (PDPT, PD, PT)
+    // that leads to `virt`. For a subtree known to hold one path only, such as early boot's temporary identity
+    // map of the kernel text: no scan of 512-entry tables. Leaf frames are not freed.
+    void release_single_path(u64 virt)
+    {
+        PageTableEntry* root = m_env->table(m_root);
+        PageTableEntry& top = root[table_index(virt, 4)];
+        if (!top.is_present())
+            return;
+        u64 tables[3] = { top.address(), 0, 0 };
+        unsigned count = 1;
+        for (unsigned level = 3; level > 1 && count < 3; --level) {
+            PageTableEntry entry = m_env->table(tables[count - 1])[table_index(virt, level)];
+            if (!entry.is_present() || entry.is_huge())
+                break;
+            tables[count++] = entry.address();
+        }
+        top.raw = 0;
+        for (unsigned i = 0; i < count; ++i)
+            m_env->free_table(tables[i]);
+    }
+
     static u8 access_of(PageTableEntry entry)
     {
         u8 access = AccessRead;
@@ -230,6 +250,61 @@ private:
         if (user)
             entry.raw |= PageTableEntry::user;
         return m_env->table(entry.address());
+    }
+
+    // Maps 4 KiB pages from `virt` up to the end of its page table (or `length`), walking the upper levels once:
+    // one walk per 512 pages instead of one per page (boot-time cost, see libs/pmm for why it matters).
+    ErrorOr<u64> map_run(u64 virt, u64 phys, u64 length, u8 access)
+    {
+        PageTableEntry* table = TRY(walk_to_leaf_table(virt, access & AccessUser));
+        unsigned first = table_index(virt, 1);
+        u64 count = length / page_size;
+        if (count > entries_per_table - first)
+            count = entries_per_table - first;
+        for (u64 i = 0; i < count; ++i) {
+            if (table[first + i].is_present())
+                return Error::from_errno(EEXIST, "page already mapped");
+        }
+        u64 flags = make_entry(0, access, false);
+        for (u64 i = 0; i < count; ++i)
+            table[first + i].raw = (phys + i * page_size) | flags;
+        return count * page_size;
+    }
+
+    // The same for 2 MiB pages: fills one page directory from `virt` on.
+    ErrorOr<u64> map_large_run(u64 virt, u64 phys, u64 length, u8 access)
+    {
+        PageTableEntry* table = m_env->table(m_root);
+        for (unsigned level = 4; level > 2; --level) {
+            PageTableEntry& entry = table[table_index(virt, level)];
+            if (entry.is_present() && entry.is_huge())
+                return Error::from_errno(EEXIST, "range already mapped by a large page");
+            table = TRY(next_table(entry, access & AccessUser));
+        }
+        unsigned first = table_index(virt, 2);
+        u64 count = length / large_page_size;
+        if (count > entries_per_table - first)
+            count = entries_per_table - first;
+        for (u64 i = 0; i < count; ++i) {
+            if (table[first + i].is_present())
+                return Error::from_errno(EEXIST, "range already mapped");
+        }
+        u64 flags = make_entry(0, access, true);
+        for (u64 i = 0; i < count; ++i)
+            table[first + i].raw = (phys + i * large_page_size) | flags;
+        return count * large_page_size;
+    }
+
+    ErrorOr<PageTableEntry*> walk_to_leaf_table(u64 virt, bool user)
+    {
+        PageTableEntry* table = m_env->table(m_root);
+        for (unsigned level = 4; level > 1; --level) {
+            PageTableEntry& entry = table[table_index(virt, level)];
+            if (entry.is_present() && entry.is_huge())
+                return Error::from_errno(EEXIST, "range already mapped by a large page");
+            table = TRY(next_table(entry, user));
+        }
+        return table;
     }
 
     ErrorOr<void> map_one(u64 virt, u64 phys, u8 access, unsigned leaf_level)

@@ -1,0 +1,47 @@
+// The kernel thread scheduler: one CPU, round robin, preemptive (a timer interrupt ends a time slice when
+// another thread is runnable) and tickless (the timer is armed only for the next sleeper or slice end).
+#pragma once
+
+#include <kernel/sched/thread.h>
+#include <kernel/sched/wait_queue.h>
+#include <ktl/error.h>
+#include <ktl/types.h>
+
+namespace kernite::sched {
+
+inline constexpr u64 default_time_slice_ns = 10'000'000;
+inline constexpr u64 thread_stack_pages = 8; // 32 KiB, guarded; pages cost only when first touched
+
+// Makes the running boot code thread 0 and creates the idle thread. Needs the heap, the clock and the timer.
+ErrorOr<void> initialize();
+
+// A new runnable thread that will call entry(argument); its return value is the exit status.
+ErrorOr<Thread*> create_thread(char const* name, ThreadEntry entry, void* argument);
+
+// Gives the CPU to the next runnable thread, if any.
+void yield();
+// Blocks the current thread for at least `ns` nanoseconds.
+void sleep_ns(u64 ns);
+// Ends the current thread (not the boot thread) with `status`, which join() returns.
+[[noreturn]] void exit_thread(int status);
+// Waits for `thread` to exit, frees it and returns its exit status. Exactly one join per thread.
+int join(Thread* thread);
+
+Thread* current_thread(); // null before initialize()
+
+// Preemption interval when other threads are runnable. Returns the previous value.
+u64 set_time_slice_ns(u64 ns);
+
+// Called by the timer interrupt (kernel/time/timer.cpp) with interrupts off: wakes due sleepers, preempts
+// the current thread at the end of its slice, re-arms the timer.
+void handle_timer_interrupt(u64 now_tsc);
+
+struct Statistics {
+    u64 context_switches;
+    u64 preemptions;
+    u64 timer_interrupts;
+    u64 threads_created;
+};
+Statistics statistics();
+
+} // namespace kernite::sched
