@@ -59,6 +59,10 @@ Result<abi::BootInfo> write_boot_layout(GuestMemory& memory, BootSetup const& se
     info.module_count = 0;
     // Guest memory is a fresh anonymous mapping: zero everywhere we did not write (abi.h BootFlagMemoryZeroed).
     info.flags = abi::BootFlagMemoryZeroed;
+    if (setup.relocated_to != 0) {
+        info.flags |= abi::BootFlagRelocated;
+        info.kernel_virt_base = setup.relocated_to;
+    }
 
     char const nul = '\0';
     if (!memory.write(GuestPtr<abi::BootInfo>(boot_info_gpa), info)

@@ -39,6 +39,7 @@ inline constexpr u64 pde_large_page = 1ull << 7;
 struct BootSetup {
     u64 tsc_khz;
     std::string_view cmdline;
+    u64 relocated_to { 0 }; // the kernel's virtual base if the monitor relocated it (BootFlagRelocated), else 0
 };
 
 // Writes BootInfo (with fresh getrandom() seed and boot id), the command line and the page tables into

@@ -2,6 +2,8 @@
 
 #include "boot_layout.h"
 
+#include <elf/relocations.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -71,6 +73,18 @@ Result<u64> load_kernel_image(KernelFile const& file, elf::LoadableImage const& 
             return fail("segment " + std::to_string(segment.program_header_index) + " does not fit");
     }
     return image.entry_load_address;
+}
+
+Result<u64> relocate_kernel_image(KernelFile const& file, elf::LoadableImage const& image, GuestMemory& memory, u64 virt_base)
+{
+    auto table = elf::find_relocations(file.bytes.get(), file.size, image);
+    if (table.is_error())
+        return fail(table.error().reason());
+    auto applied = elf::apply_relative_relocations(file.bytes.get(), file.size, image, table.value(), virt_base,
+        [&](u64 gpa, u64 value) { return memory.write_bytes(gpa, &value, sizeof(value)); });
+    if (applied.is_error())
+        return fail(applied.error().reason());
+    return applied.value();
 }
 
 } // namespace kernite::monitor

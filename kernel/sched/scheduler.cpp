@@ -16,7 +16,7 @@ namespace kernite::sched {
 class Scheduler {
 public:
     static void initialize_boot_thread(Thread&);
-    static ErrorOr<Thread*> allocate(char const* name, ThreadEntry, void* argument);
+    static ErrorOr<Thread*> allocate(char const* name, ThreadEntry, void* argument, u64 stack_pages = thread_stack_pages);
     static void make_runnable(Thread&);
     static void schedule();
     static void block_on(ThreadQueue&);
@@ -48,16 +48,17 @@ constexpr usize cached_stack_limit = 8;
 mm::KernelStack g_cached_stacks[cached_stack_limit];
 usize g_cached_stack_count;
 
-ErrorOr<mm::KernelStack> take_stack()
+ErrorOr<mm::KernelStack> take_stack(u64 pages)
 {
-    if (g_cached_stack_count > 0)
+    if (pages == thread_stack_pages && g_cached_stack_count > 0)
         return g_cached_stacks[--g_cached_stack_count];
-    return mm::allocate_stack(thread_stack_pages);
+    return mm::allocate_stack(pages);
 }
 
 void release_stack(mm::KernelStack const& stack)
 {
-    if (g_cached_stack_count < cached_stack_limit)
+    bool standard = stack.top - stack.bottom == thread_stack_pages * paging::page_size;
+    if (standard && g_cached_stack_count < cached_stack_limit)
         g_cached_stacks[g_cached_stack_count++] = stack;
     else
         mm::free_stack(stack);
@@ -68,11 +69,11 @@ int idle_entry(void*) { Scheduler::idle_loop(); }
 } // namespace
 
 // A new thread with its guarded stack laid out for arch_thread_trampoline; not queued anywhere yet.
-ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* argument)
+ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* argument, u64 stack_pages)
 {
     // Neither the heap nor the page tables are preemption-safe yet: allocate with the scheduler lock held.
     InterruptsDisabled allocation_guard;
-    auto stack = TRY(take_stack());
+    auto stack = TRY(take_stack(stack_pages));
     auto memory = mm::kmalloc(sizeof(Thread));
     if (memory.is_error()) {
         release_stack(stack);
@@ -237,7 +238,7 @@ ErrorOr<void> initialize()
     VERIFY(!g_current);
     g_slice_ticks = time::ns_to_tsc(default_time_slice_ns);
     // The idle thread never waits in the run queue: schedule() falls back to it.
-    g_idle_thread = TRY(Scheduler::allocate("idle", idle_entry, nullptr));
+    g_idle_thread = TRY(Scheduler::allocate("idle", idle_entry, nullptr, idle_stack_pages));
     Scheduler::initialize_boot_thread(g_boot_thread);
     return {};
 }

@@ -10,7 +10,10 @@
 namespace kernite::sched {
 
 inline constexpr u64 default_time_slice_ns = 10'000'000;
-inline constexpr u64 thread_stack_pages = 8; // 32 KiB, guarded; pages cost only when first touched
+// Guarded stacks. Each mapped page costs page-table writes (traps under shadow paging), so keep them small:
+// 16 KiB as on Linux x86-64; the idle thread only runs its loop and the timer interrupt.
+inline constexpr u64 thread_stack_pages = 4;
+inline constexpr u64 idle_stack_pages = 2;
 
 // Makes the running boot code thread 0 and creates the idle thread. Needs the heap, the clock and the timer.
 ErrorOr<void> initialize();

@@ -4,8 +4,11 @@
 #include "exit_status.h"
 #include "hypercalls.h"
 #include "io.h"
+#include "kernel_image.h"
 #include "kvm/vm.h"
 #include "run.h"
+
+#include <elf/relocations.h>
 
 #include <atomic>
 #include <cerrno>
@@ -152,11 +155,18 @@ int run_with_kvm(RunPlan& plan, std::unique_ptr<kvm::Vm> vm)
         report_error("refusing kernel image " + plan.kernel_path + ": " + entry.error());
         return exit_status_cannot_start;
     }
+    // The kernel's virtual base is its link base until issue 4 randomises it here.
+    u64 kernel_virt_base = elf::link_base(plan.image);
+    if (auto relocated = relocate_kernel_image(plan.kernel, plan.image, *memory, kernel_virt_base); !relocated.ok()) {
+        report_error("refusing kernel image " + plan.kernel_path + ": " + relocated.error());
+        return exit_status_cannot_start;
+    }
     if (auto created = vm->create(*memory); !created.ok()) {
         report_error(created.error());
         return exit_status_cannot_start;
     }
-    auto boot_info = write_boot_layout(*memory, { .tsc_khz = vm->tsc_khz(), .cmdline = plan.cmdline });
+    auto boot_info = write_boot_layout(
+        *memory, { .tsc_khz = vm->tsc_khz(), .cmdline = plan.cmdline, .relocated_to = kernel_virt_base });
     if (!boot_info.ok()) {
         report_error(boot_info.error());
         return exit_status_cannot_start;
