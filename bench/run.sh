@@ -31,7 +31,9 @@ results=$out_dir/results.json
 runs=${BENCH_RUNS:-30}
 qemu_runs=${BENCH_QEMU_RUNS:-30}
 warmup=${BENCH_WARMUP:-3}
-read -ra demo_args <<<"${KERNITE_BENCH_ARGS:-}"
+# The boot figures time a kernel that boots and exits at once (`quick`, issue 2: "demo that exits at once");
+# KERNITE_BENCH_ARGS="" times the full self-check demo instead.
+read -ra demo_args <<<"${KERNITE_BENCH_ARGS---cmdline quick}"
 
 mkdir -p "$out_dir"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kernite-bench.XXXXXX")
@@ -234,7 +236,8 @@ figure_boot_kvm()
     fi
     json_set boot_floor_ratio "$(ratio boot_median_ms boot_floor_ms)"
     json_set boot_runs "$runs"
-    row_goal "kernite run (KVM), median" boot_median_ms " ms" "< 10 ms (aim 3)" lt 10
+    json_set_string boot_demo_args "${demo_args[*]}"
+    row_goal "kernite run ${demo_args[*]} (KVM), median" boot_median_ms " ms" "< 10 ms (aim 3)" lt 10
     row "kvm-floor, median" "$(show boot_floor_ms " ms")" "-" "-"
     row_goal "kernite / floor" boot_floor_ratio "x" "<= 1.5x" le 1.5
 }

@@ -2,6 +2,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/descriptors.h>
 #include <kernel/boot/boot_params.h>
+#include <kernel/boot/timeline.h>
 #include <kernel/demo.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
@@ -21,6 +22,22 @@ extern InitFunction __init_array_end[] __attribute__((weak));
 namespace kernite {
 
 namespace {
+
+// Is `word` one of the space-separated tokens of the command line?
+bool cmdline_has(char const* cmdline, char const* word)
+{
+    usize length = __builtin_strlen(word);
+    for (char const* p = cmdline; *p;) {
+        while (*p == ' ')
+            ++p;
+        char const* token = p;
+        while (*p && *p != ' ')
+            ++p;
+        if (static_cast<usize>(p - token) == length && __builtin_memcmp(token, word, length) == 0)
+            return true;
+    }
+    return false;
+}
 
 // Finds `key=` in the command line and copies its value. Tokens are separated by spaces.
 bool cmdline_value(char const* cmdline, char const* key, char* out, usize size)
@@ -90,41 +107,46 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
 {
     for (InitFunction* init = __init_array_start; init && init < __init_array_end; ++init)
         (*init)();
-    u64 entered_high_half = arch::read_tsc();
+    boot::mark_at("parse", params->stage_tsc[0]);
+    boot::mark_at("frames", params->stage_tsc[1]);
+    boot::mark_at("tables", params->stage_tsc[2]);
+    boot::mark_at("relocate", params->stage_tsc[3]);
+    boot::mark("high-half");
     mm::initialize(*params);
-    u64 before_platform = arch::read_tsc();
+    boot::mark("mm");
     platform::initialize(*params);
-    u64 platform_ticks = arch::read_tsc() - before_platform;
+    boot::mark(params->tsc_khz ? "platform" : "platform+tsc-calibration");
     load_descriptor_tables();
+    boot::mark("descriptors");
     mm::initialize_heap();
     initialize_time_and_threads(*params);
+    boot::mark("time+threads");
     mm::seal_ro_after_init();
     arch::enable_interrupts(); // the boot thread is now thread 0: preemptible, and the timer may fire
+    boot::mark("sealed");
 
-    u64 boot_us = (arch::read_tsc() - params->boot_tsc) * 1000 / platform::tsc_khz();
-    klog("booted on %s in %lu us (tsc %lu kHz, %lu relocations, profile %s)", platform::name(), boot_us,
-        platform::tsc_khz(), params->relocations_applied,
+    klog("booted on %s in %lu us (profile %s, %s)", platform::name(),
+        (arch::read_tsc() - params->boot_tsc) * 1000 / platform::tsc_khz(),
 #if defined(KERNITE_PROFILE_HARDENED)
-        "hardened"
+        "hardened",
 #elif defined(KERNITE_PROFILE_DEBUG)
-        "debug"
+        "debug",
 #else
-        "baseline"
+        "baseline",
 #endif
-    );
-
-    auto us = [&](u64 ticks) { return ticks * 1000 / platform::tsc_khz(); };
-    klog("boot stages (us): parse %lu, frames %lu, tables %lu, relocate %lu, to high half %lu, mm %lu",
-        us(params->stage_tsc[0] - params->boot_tsc), us(params->stage_tsc[1] - params->stage_tsc[0]),
-        us(params->stage_tsc[2] - params->stage_tsc[1]), us(params->stage_tsc[3] - params->stage_tsc[2]),
-        us(entered_high_half - params->stage_tsc[3]), us(before_platform - entered_high_half));
-    if (params->tsc_khz == 0)
-        klog("tsc calibrated in %lu us", platform_ticks * 1000 / platform::tsc_khz());
+        params->relocated_by_loader ? "relocated by the monitor" : "self-relocated");
+    if (cmdline_has(params->cmdline, "boot-timeline"))
+        boot::print_timeline(params->boot_tsc);
 
     char crash_test[64];
     if (cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
         run_crash_test_thread(crash_test);
 
+    // `quick`: boot, then exit at once (what `make bench` times as the boot figure); otherwise the self-check demo.
+    if (cmdline_has(params->cmdline, "quick")) {
+        kout("kernite: demo ok (quick: boot only)\n");
+        platform::exit(0, abi::ExitReason::Normal);
+    }
     int status = run_demo();
     platform::exit(status, abi::ExitReason::Normal);
 }

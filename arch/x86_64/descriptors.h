@@ -47,6 +47,8 @@ static_assert(sizeof(IdtGate) == 16);
 
 // Loads the GDT (with the TSS) and the IDT. `ist_stack_tops` gives the top of each IST slot's stack.
 void load_descriptor_tables(u64 const (&ist_stack_tops)[ist_slot_count]);
+// Makes `vector` (>= 32) deliverable. Boot-time only: the IDT is sealed read-only after boot.
+void install_interrupt_gate(u8 vector);
 // Top of the stack the CPU switches to on an interrupt from ring 3 (TSS.RSP0).
 void set_kernel_entry_stack(u64 top);
 

@@ -1,4 +1,5 @@
 // The C++ side of every trap: exceptions go to the kernel's fault policy, interrupts to their handlers.
+#include <arch/x86_64/descriptors.h>
 #include <arch/x86_64/interrupts.h>
 #include <kernel/lib/log.h>
 #include <kernel/security/kernel_faults.h>
@@ -15,6 +16,7 @@ bool register_interrupt_handler(u8 vector, InterruptHandler handler)
     if (vector < FirstIrq || g_handlers[vector])
         return false;
     g_handlers[vector] = handler;
+    install_interrupt_gate(vector);
     return true;
 }
 

@@ -1,6 +1,7 @@
 // A simple kernel heap: power-of-two size classes from 16 B to 2 KiB carved from direct-mapped frames, and
 // whole frames for larger requests. Each object has a 16-byte header in front (size class, magic). No
 // hardening: that is issue 5's allocator. Memory is RW+NX (direct map), so executing it faults.
+#include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/memory.h>
@@ -27,6 +28,7 @@ class SimpleHeap final : public HeapAllocator {
 public:
     ErrorOr<void*> allocate(usize size) override
     {
+        arch::InterruptsDisabled guard; // threads are preemptible: the free lists are shared
         if (size == 0)
             size = 1;
         unsigned size_class = 0;
@@ -48,6 +50,7 @@ public:
     {
         if (!pointer)
             return;
+        arch::InterruptsDisabled guard;
         auto* header = static_cast<Header*>(pointer) - 1;
         VERIFY((header->magic_and_class >> 8) == header_magic);
         unsigned size_class = header->magic_and_class & 0xff;

@@ -3,6 +3,8 @@
 // cannot be lost.
 #pragma once
 
+#include <arch/x86_64/interrupts_disabled.h>
+
 #include <arch/x86_64/cpu.h>
 #include <kernel/sched/thread.h>
 
@@ -10,24 +12,7 @@ namespace kernite::sched {
 
 // Disables interrupts for its lifetime and restores the previous state. On one CPU this excludes every other
 // thread and the timer interrupt: it guards the scheduler's queues and anything a WaitQueue condition reads.
-class InterruptsDisabled {
-public:
-    InterruptsDisabled()
-        : m_were_enabled(arch::interrupts_enabled())
-    {
-        arch::disable_interrupts();
-    }
-    ~InterruptsDisabled()
-    {
-        if (m_were_enabled)
-            arch::enable_interrupts();
-    }
-    InterruptsDisabled(InterruptsDisabled const&) = delete;
-    InterruptsDisabled& operator=(InterruptsDisabled const&) = delete;
-
-private:
-    bool m_were_enabled;
-};
+using arch::InterruptsDisabled;
 
 class WaitQueue {
 public:

@@ -89,6 +89,15 @@ void handle_kernel_exception(TrapFrame& frame)
     case arch::InvalidOpcode:
         print_registers(frame);
         stop(abi::EventType::InvalidOpcode, "invalid opcode in the kernel", details, frame.rbp);
+    case arch::SegmentNotPresent:
+        print_registers(frame);
+        if (frame.error_code & 2) {
+            // Error code bit 1 (IDT): a not-present gate (SDM Vol. 3A §6.13). Only registered vectors have gates.
+            format(message, sizeof(message), "interrupt on vector %lu, which has no handler", frame.error_code >> 3);
+        } else {
+            format(message, sizeof(message), "segment not present (error 0x%lx)", frame.error_code);
+        }
+        stop(abi::EventType::KernelFault, message, details, frame.rbp);
     case arch::DoubleFault:
         print_registers(frame);
         stop(abi::EventType::KernelFault, "double fault", details, 0);

@@ -207,21 +207,34 @@ ErrorOr<u64> PhysicalMemory::allocate_contiguous(u64 frames, u64 alignment)
     if (frames > m_free)
         return Error::from_errno(ENOMEM, "out of physical memory");
     u64 step = alignment / frame_size;
-    for (u64 start = 0; start + frames <= m_frame_count; start += step) {
-        u64 run = 0;
-        while (run < frames && !test(start + run))
-            ++run;
-        if (run == frames) {
-            m_free -= set_range(start, start + frames);
-            if (start + frames > m_pristine_from)
-                m_pristine_from = start + frames;
-            return start * frame_size;
+    auto round_up = [&](u64 frame) { return (frame + step - 1) / step * step; };
+    // Next fit from the hint, then from the start; whole words of used frames are skipped at once.
+    auto search = [&](u64 from, u64 to) -> u64 {
+        u64 start = round_up(from);
+        while (start < to && frames <= to - start) {
+            if (m_bitmap[start / 64] == ~0ull) {
+                start = round_up((start / 64 + 1) * 64);
+                continue;
+            }
+            u64 run = 0;
+            while (run < frames && !test(start + run))
+                ++run;
+            if (run == frames)
+                return start;
+            start = round_up(start + run + 1);
         }
-        // Jump past the used frame that broke the run, keeping the alignment.
-        u64 next = start + run + 1;
-        start = ((next + step - 1) / step) * step - step;
-    }
-    return Error::from_errno(ENOMEM, "no contiguous physical range");
+        return ~0ull;
+    };
+    u64 start = search(m_hint, m_frame_count);
+    if (start == ~0ull)
+        start = search(0, m_hint + frames < m_frame_count ? m_hint + frames : m_frame_count);
+    if (start == ~0ull)
+        return Error::from_errno(ENOMEM, "no contiguous physical range");
+    m_free -= set_range(start, start + frames);
+    if (start + frames > m_pristine_from)
+        m_pristine_from = start + frames;
+    m_hint = start + frames;
+    return start * frame_size;
 }
 
 ErrorOr<void> PhysicalMemory::free_frames(u64 phys, u64 frames)

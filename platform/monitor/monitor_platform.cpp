@@ -1,5 +1,6 @@
 // The Kernite monitor platform: console, exit, time, entropy and events through hypercalls.
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/boot/boot_params.h>
 #include <kernel/mm/memory.h>
 #include <platform/monitor/hypercall.h>
@@ -29,28 +30,12 @@ struct Requests {
 };
 Requests g_requests;
 
-class InterruptsOff {
-public:
-    InterruptsOff()
-        : m_were_enabled(arch::interrupts_enabled())
-    {
-        arch::disable_interrupts();
-    }
-    ~InterruptsOff()
-    {
-        if (m_were_enabled)
-            arch::enable_interrupts();
-    }
-
-private:
-    bool m_were_enabled;
-};
 
 } // namespace
 
 void console_write(abi::ConsoleStream stream, char const* data, usize length)
 {
-    InterruptsOff guard;
+    arch::InterruptsDisabled guard;
     while (length > 0) {
         usize chunk = length < sizeof(g_requests.console_buffer) ? length : sizeof(g_requests.console_buffer);
         __builtin_memcpy(g_requests.console_buffer, data, chunk);
@@ -66,7 +51,7 @@ void console_write(abi::ConsoleStream stream, char const* data, usize length)
 
 void report_event(abi::SecurityEvent const& event)
 {
-    InterruptsOff guard;
+    arch::InterruptsDisabled guard;
     g_requests.event = {};
     g_requests.event.event = event;
     hypercall(abi::Hypercall::Event, &g_requests.event);
@@ -82,7 +67,7 @@ void report_event(abi::SecurityEvent const& event)
 
 usize host_entropy(u8* buffer, usize length)
 {
-    InterruptsOff guard;
+    arch::InterruptsDisabled guard;
     if (length > abi::entropy_max_length)
         length = abi::entropy_max_length;
     g_requests.entropy = {};
