@@ -6,6 +6,7 @@
 #include <kernel/demo.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
+#include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
 #include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
@@ -63,12 +64,10 @@ bool cmdline_value(char const* cmdline, char const* key, char* out, usize size)
 
 void load_descriptor_tables()
 {
+    static_assert(image::ist_stack_count == arch::ist_slot_count);
     u64 ist_tops[arch::ist_slot_count];
-    for (auto& top : ist_tops) {
-        auto stack = mm::allocate_stack(4);
-        VERIFY(!stack.is_error());
-        top = stack.value().top;
-    }
+    for (u64 slot = 0; slot < arch::ist_slot_count; ++slot)
+        ist_tops[slot] = reinterpret_cast<u64>(__ist_stacks_start) + (slot + 1) * image::ist_slot_size;
     arch::load_descriptor_tables(ist_tops);
 }
 
@@ -77,11 +76,13 @@ void load_descriptor_tables()
 void initialize_time_and_threads(BootParams const& params)
 {
     time::initialize_clock(params.boot_tsc);
+    boot::mark("clock");
     // Only QEMU (PVH) has 8259 PICs to mask; the Kernite monitor has none and treats their ports as fatal.
     auto timer = time::initialize_timer(params.protocol == BootProtocol::Pvh);
     if (timer.is_error())
         klog("timer: %s", timer.error().reason());
     VERIFY(!timer.is_error());
+    boot::mark("timer");
     auto scheduler = sched::initialize();
     if (scheduler.is_error())
         klog("scheduler: %s", scheduler.error().reason());
@@ -120,7 +121,7 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     boot::mark("descriptors");
     mm::initialize_heap();
     initialize_time_and_threads(*params);
-    boot::mark("time+threads");
+    boot::mark("scheduler");
     mm::seal_ro_after_init();
     arch::enable_interrupts(); // the boot thread is now thread 0: preemptible, and the timer may fire
     boot::mark("sealed");

@@ -52,16 +52,31 @@ Result<abi::BootInfo> write_boot_layout(GuestMemory& memory, BootSetup const& se
         return fail(std::string("getrandom failed: ") + std::strerror(errno));
     info.cmdline_gpa = cmdline_gpa;
     info.cmdline_length = static_cast<u32>(setup.cmdline.size());
-    info.memory_region_count = 2;
-    info.memory_regions[0] = { 0, kernel_min_gpa, static_cast<u32>(abi::MemoryType::Reserved), 0 };
-    info.memory_regions[1]
-        = { kernel_min_gpa, memory.size() - kernel_min_gpa, static_cast<u32>(abi::MemoryType::Usable), 0 };
     info.module_count = 0;
     // Guest memory is a fresh anonymous mapping: zero everywhere we did not write (abi.h BootFlagMemoryZeroed).
     info.flags = abi::BootFlagMemoryZeroed;
     if (setup.relocated_to != 0) {
         info.flags |= abi::BootFlagRelocated;
         info.kernel_virt_base = setup.relocated_to;
+    }
+    // RAM from 1 MiB is usable, except the kernel page tables the monitor built at the top (BootFlagKernelTables).
+    u64 usable_end = memory.size();
+    if (setup.kernel_tables_root != 0) {
+        if (setup.relocated_to == 0 || setup.kernel_tables_base <= kernel_min_gpa
+            || setup.kernel_tables_base > memory.size())
+            return fail("kernel page tables without relocation, or outside guest memory");
+        usable_end = setup.kernel_tables_base;
+        info.flags |= abi::BootFlagKernelTables;
+        info.kernel_page_table_root = setup.kernel_tables_root;
+    }
+    info.memory_region_count = 2;
+    info.memory_regions[0] = { 0, kernel_min_gpa, static_cast<u32>(abi::MemoryType::Reserved), 0 };
+    info.memory_regions[1]
+        = { kernel_min_gpa, usable_end - kernel_min_gpa, static_cast<u32>(abi::MemoryType::Usable), 0 };
+    if (usable_end < memory.size()) {
+        info.memory_region_count = 3;
+        info.memory_regions[2]
+            = { usable_end, memory.size() - usable_end, static_cast<u32>(abi::MemoryType::Reserved), 0 };
     }
 
     char const nul = '\0';

@@ -40,6 +40,8 @@ struct BootSetup {
     u64 tsc_khz;
     std::string_view cmdline;
     u64 relocated_to { 0 }; // the kernel's virtual base if the monitor relocated it (BootFlagRelocated), else 0
+    u64 kernel_tables_root { 0 };     // BootFlagKernelTables: the PML4 the monitor built, else 0
+    u64 kernel_tables_base { 0 };     // ... in [kernel_tables_base, memory end), reported Reserved
 };
 
 // Writes BootInfo (with fresh getrandom() seed and boot id), the command line and the page tables into

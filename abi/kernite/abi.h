@@ -70,7 +70,8 @@ struct BootInfo {
     uint32_t module_count;
     uint32_t flags; // BootFlags
     BootModule modules[max_boot_modules];
-    uint64_t kernel_virt_base; // with BootFlagRelocated: the base the monitor relocated the image to
+    uint64_t kernel_virt_base;       // with BootFlagRelocated: the base the monitor relocated the image to
+    uint64_t kernel_page_table_root; // with BootFlagKernelTables: GPA of the kernel's PML4
 };
 
 enum BootFlags : uint32_t {
@@ -81,8 +82,12 @@ enum BootFlags : uint32_t {
     // The monitor applied the image's R_X86_64_RELATIVE relocations for `kernel_virt_base` while loading it
     // (natively, on the host); early boot must not apply them again.
     BootFlagRelocated = 1u << 1,
+    // The monitor built the kernel's own page tables (from the image's layout note, libs/paging/kernel_layout.h)
+    // for `kernel_virt_base` at `kernel_page_table_root`, in memory the map reports as Reserved; early boot
+    // switches to them instead of building its own. Requires BootFlagRelocated.
+    BootFlagKernelTables = 1u << 2,
 };
-static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64 + 8);
+static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64 + 16);
 static_assert(offsetof(BootInfo, entropy_seed) == 32);
 static_assert(offsetof(BootInfo, memory_regions) == 96);
 

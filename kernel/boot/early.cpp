@@ -11,6 +11,7 @@
 #include <kernel/boot/pvh.h>
 #include <kernel/mm/kernel_image.h>
 #include <paging/address_space.h>
+#include <paging/kernel_layout.h>
 #include <pmm/physical_memory.h>
 
 #include "../../arch/x86_64/boot/boot_protocol.h"
@@ -97,6 +98,11 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
     if (info.flags & abi::BootFlagRelocated) {
         params.relocated_by_loader = true;
         params.kernel_virt_base = info.kernel_virt_base;
+        if (info.flags & abi::BootFlagKernelTables) {
+            if (info.kernel_page_table_root == 0 || info.kernel_page_table_root % 4096 != 0)
+                early_halt();
+            params.page_table_root = info.kernel_page_table_root;
+        }
     }
     copy_cmdline(info.cmdline_gpa, info.identity_map_limit);
     for (u32 i = 0; i < info.memory_region_count; ++i) {
@@ -166,33 +172,6 @@ u64 relocate(u64 phys_start, u64 phys_end, u64 link_base, u64 virt_base)
     return count;
 }
 
-void map_or_halt(paging::AddressSpace<EarlyPageEnv>& space, u64 virt, u64 phys, u64 length, u8 access, bool large = false)
-{
-    if (length == 0)
-        return;
-    if (space.map(virt, phys, length, access, large).is_error())
-        early_halt();
-}
-
-// Maps [from, to) of physical memory into the direct map: 2 MiB pages where aligned, 4 KiB at the edges.
-void map_direct(paging::AddressSpace<EarlyPageEnv>& space, u64 from, u64 to)
-{
-    constexpr u8 access = paging::AccessRead | paging::AccessWrite | paging::AccessGlobal;
-    if (to <= from)
-        return;
-    u64 large_start = 0;
-    if (!ktl::align_up(from, paging::large_page_size, &large_start))
-        early_halt();
-    u64 large_end = ktl::align_down(to, paging::large_page_size);
-    if (large_start >= large_end) {
-        map_or_halt(space, direct_map_base + from, from, to - from, access);
-        return;
-    }
-    map_or_halt(space, direct_map_base + from, from, large_start - from, access);
-    map_or_halt(space, direct_map_base + large_start, large_start, large_end - large_start, access, true);
-    map_or_halt(space, direct_map_base + large_end, large_end, to - large_end, access);
-}
-
 } // namespace
 
 extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
@@ -244,43 +223,34 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     g_physical_memory.reserve(phys_start, phys_end - phys_start + bitmap_bytes);
 
     params.stage_tsc[1] = read_tsc();
-    // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X").
-    EarlyPageEnv env;
-    auto space_or_error = paging::AddressSpace<EarlyPageEnv>::create(env);
-    if (space_or_error.is_error())
-        early_halt();
-    auto space = space_or_error.release_value();
-    auto virt_of = [&](char const* symbol) { return image::identity(symbol) - phys_start + virt_base; };
-    auto phys_of = [&](char const* symbol) { return image::identity(symbol); };
-    auto map_section = [&](char const* start, char const* end, u8 access) {
-        map_or_halt(space, virt_of(start), phys_of(start), phys_of(end) - phys_of(start), access);
-    };
-    using namespace paging;
-    map_section(__text_start, __text_end, AccessRead | AccessExecute | AccessGlobal);
-    map_section(__rodata_start, __rodata_end, AccessRead | AccessGlobal);
-    map_section(__relro_start, __relro_end, AccessRead | AccessGlobal);
-    map_section(__ro_after_init_start, __ro_after_init_end, AccessRead | AccessWrite | AccessGlobal);
-    map_section(__data_start, __boot_stack_guard, AccessRead | AccessWrite | AccessGlobal);
-    // __boot_stack_guard .. __boot_stack_bottom stays unmapped: the boot stack's guard page.
-    map_section(__boot_stack_bottom, __bss_end, AccessRead | AccessWrite | AccessGlobal);
-    map_section(__ksyms_start, __ksyms_end, AccessRead | AccessGlobal);
-    // Temporary identity map of the text, so the instructions after the CR3 switch still exist. Removed by
-    // the high half (kernel/mm/memory.cpp) before anything else runs.
-    map_or_halt(space, phys_of(__text_start), phys_of(__text_start), phys_of(__text_end) - phys_of(__text_start),
-        AccessRead | AccessExecute);
-
-    // The direct map: all RAM, RW+NX, with the kernel image left out (no writable alias of kernel text).
+    // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X"): from the image's layout note,
+    // by the same code the monitor uses (libs/paging/kernel_layout.h).
     u64 max_phys = 0;
     if (!ktl::align_up(params.max_phys, paging::page_size, &max_phys))
         early_halt();
-    // The first 1 MiB holds only loader structures, copied above, and is never handed out: leave it unmapped.
-    map_direct(space, 0x100000, phys_start);
-    map_direct(space, phys_end, max_phys);
-
+    // Unless the monitor already built these tables on the host (BootFlagKernelTables).
+    if (params.page_table_root == 0) {
+        paging::LayoutNoteHeader layout;
+        copy_bytes(&layout, __kernite_layout, sizeof(layout));
+        if (layout.version != paging::layout_version || layout.count > paging::max_layout_ranges
+            || layout.direct_map_base != direct_map_base)
+            early_halt();
+        paging::LayoutRange ranges[paging::max_layout_ranges];
+        copy_bytes(ranges, __kernite_layout + sizeof(layout), layout.count * sizeof(paging::LayoutRange));
+        // The first 1 MiB holds only loader structures, copied above, and is never handed out: not in the
+        // direct map.
+        paging::KernelPlacement const placement { link_base, virt_base, phys_start, phys_end, 0x100000, max_phys,
+            direct_map_base };
+        EarlyPageEnv env;
+        auto root = paging::build_kernel_address_space(env, ranges, layout.count, placement);
+        if (root.is_error())
+            early_halt();
+        params.page_table_root = root.value();
+    }
     params.stage_tsc[2] = read_tsc();
+
     if (!params.relocated_by_loader)
         params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
-    params.page_table_root = space.root();
     params.stage_tsc[3] = read_tsc();
 
     // The stack canary, before any code built with the stack protector runs on a frame it will check.
@@ -302,8 +272,8 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     canary &= ~0xffull; // a zero low byte stops string copies from reproducing the canary
     __stack_chk_guard = canary;
 
-    g_handoff.cr3 = space.root();
-    g_handoff.stack = virt_of(__boot_stack_top);
+    g_handoff.cr3 = params.page_table_root;
+    g_handoff.stack = image::identity(__boot_stack_top) - phys_start + virt_base;
     g_handoff.entry = reinterpret_cast<u64>(&kernel_main) - phys_start + virt_base;
     g_handoff.argument = reinterpret_cast<u64>(&g_boot_params) - phys_start + virt_base;
     return &g_handoff;

@@ -36,11 +36,13 @@ public:
             ++size_class;
         if (size_class == class_count)
             return allocate_large(size);
-        if (!m_free[size_class])
-            TRY(refill(size_class));
-        FreeObject* object = m_free[size_class];
-        m_free[size_class] = object->next;
-        auto* header = reinterpret_cast<Header*>(object);
+        Header* header = nullptr;
+        if (m_free[size_class]) {
+            header = reinterpret_cast<Header*>(m_free[size_class]);
+            m_free[size_class] = m_free[size_class]->next;
+        } else {
+            header = TRY(carve(size_class));
+        }
         header->magic_and_class = (header_magic << 8) | size_class;
         header->frames = 0;
         return header + 1;
@@ -70,17 +72,20 @@ public:
     char const* name() const override { return "simple"; }
 
 private:
-    ErrorOr<void> refill(unsigned size_class)
+    // Objects come from the current page of their class, one at a time (a page carved into a free list all at
+    // once cost up to 128 iterations at the first allocation); freed objects go to the free list.
+    ErrorOr<Header*> carve(unsigned size_class)
     {
-        u64 phys = TRY(allocate_frames(1));
-        auto* page = static_cast<u8*>(phys_to_virt(phys));
         usize stride = sizeof(Header) + (smallest << size_class);
-        for (usize offset = 0; offset + stride <= 4096; offset += stride) {
-            auto* object = reinterpret_cast<FreeObject*>(page + offset);
-            object->next = m_free[size_class];
-            m_free[size_class] = object;
+        if (m_carve_left[size_class] < stride) {
+            u64 phys = TRY(allocate_frames(1));
+            m_carve[size_class] = static_cast<u8*>(phys_to_virt(phys));
+            m_carve_left[size_class] = 4096;
         }
-        return {};
+        auto* header = reinterpret_cast<Header*>(m_carve[size_class]);
+        m_carve[size_class] += stride;
+        m_carve_left[size_class] -= stride;
+        return header;
     }
 
     ErrorOr<void*> allocate_large(usize size)
@@ -97,6 +102,8 @@ private:
     }
 
     FreeObject* m_free[class_count] {};
+    u8* m_carve[class_count] {};
+    usize m_carve_left[class_count] {};
 };
 
 SimpleHeap g_simple_heap;

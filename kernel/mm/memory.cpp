@@ -128,6 +128,8 @@ bool is_stack_guard(u64 address)
 {
     if (image::contains(__boot_stack_guard, __boot_stack_bottom, address))
         return true;
+    if (image::contains(__ist_stacks_start, __ist_stacks_end, address))
+        return (address - reinterpret_cast<u64>(__ist_stacks_start)) % image::ist_slot_size < image::ist_guard_size;
     if (address < kernel_stacks_base || address >= kernel_stacks_base + stack_slot_count * stack_slot_size)
         return false;
     // Any unmapped page of a slot below its stack is guard; the slot's first page always is.

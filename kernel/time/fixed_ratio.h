@@ -27,18 +27,33 @@ public:
         FixedRatio ratio;
         if (numerator == 0 || denominator == 0 || denominator >= (1ull << 62) || numerator >= (1ull << 62))
             return ratio; // invalid: scales everything to 0; callers VERIFY valid()
-        u64 quotient = numerator / denominator;
-        u64 remainder = numerator % denominator;
+        // quotient = floor(numerator * 2^shift / denominator) with the largest shift <= 64 that keeps it
+        // below 2^63 (at least 2^62 when the cap allows).
+        u64 quotient = 0, remainder = 0;
         unsigned shift = 0;
-        // Each step appends one binary digit of the quotient: quotient = floor(numerator * 2^shift / denominator).
-        while (shift < 64 && quotient < (1ull << 62)) {
-            remainder <<= 1; // remainder < denominator < 2^62: no overflow
-            quotient <<= 1;
-            if (remainder >= denominator) {
-                remainder -= denominator;
-                quotient |= 1;
+        if (__builtin_is_constant_evaluated()) {
+            quotient = numerator / denominator;
+            remainder = numerator % denominator;
+            // One binary digit per step (constant evaluation only).
+            while (shift < 64 && quotient < (1ull << 62)) {
+                remainder <<= 1; // remainder < denominator < 2^62: no overflow
+                quotient <<= 1;
+                if (remainder >= denominator) {
+                    remainder -= denominator;
+                    quotient |= 1;
+                }
+                ++shift;
             }
-            ++shift;
+        } else {
+            // The same digits from one or two 128/64-bit `div`s: the bit loop above is ~1000 instructions, which
+            // is a millisecond of boot where guest ring 0 is emulated (docs/platform-notes.md).
+            int numerator_bits = 64 - __builtin_clzll(numerator);
+            int denominator_bits = 64 - __builtin_clzll(denominator);
+            int first = 62 + denominator_bits - numerator_bits; // quotient lands in [2^61, 2^63)
+            shift = static_cast<unsigned>(first < 0 ? 0 : first > 64 ? 64 : first);
+            divide_shifted(numerator, shift, denominator, &quotient, &remainder);
+            if (quotient < (1ull << 62) && shift < 64)
+                divide_shifted(numerator, ++shift, denominator, &quotient, &remainder);
         }
         // Round the multiplier to nearest for scale() and up for scale_up(), so a deadline is never early.
         ratio.m_multiplier = quotient + (remainder >= denominator - remainder ? 1 : 0);
@@ -66,6 +81,15 @@ public:
     }
 
 private:
+    // floor(numerator * 2^shift / denominator) and its remainder; the quotient must fit in 64 bits.
+    static void divide_shifted(u64 numerator, unsigned shift, u64 denominator, u64* quotient, u64* remainder)
+    {
+        u128 dividend = u128(numerator) << shift;
+        u64 high = static_cast<u64>(dividend >> 64);
+        u64 low = static_cast<u64>(dividend);
+        asm("divq %4" : "=a"(*quotient), "=d"(*remainder) : "a"(low), "d"(high), "rm"(denominator));
+    }
+
     static constexpr u64 saturate(u128 value) { return value > ~u64(0) ? ~u64(0) : static_cast<u64>(value); }
 
     u64 m_multiplier { 0 };

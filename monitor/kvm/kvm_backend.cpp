@@ -5,6 +5,7 @@
 #include "hypercalls.h"
 #include "io.h"
 #include "kernel_image.h"
+#include "kernel_tables.h"
 #include "kvm/vm.h"
 #include "run.h"
 
@@ -165,8 +166,17 @@ int run_with_kvm(RunPlan& plan, std::unique_ptr<kvm::Vm> vm)
         report_error(created.error());
         return exit_status_cannot_start;
     }
-    auto boot_info = write_boot_layout(
-        *memory, { .tsc_khz = vm->tsc_khz(), .cmdline = plan.cmdline, .relocated_to = kernel_virt_base });
+    auto tables = build_kernel_tables(plan.kernel, plan.image, *memory, kernel_virt_base);
+    if (!tables.ok()) {
+        report_error("refusing kernel image " + plan.kernel_path + ": " + tables.error());
+        return exit_status_cannot_start;
+    }
+    auto boot_info = write_boot_layout(*memory,
+        { .tsc_khz = vm->tsc_khz(),
+            .cmdline = plan.cmdline,
+            .relocated_to = kernel_virt_base,
+            .kernel_tables_root = tables.value().root,
+            .kernel_tables_base = tables.value().reserved_base });
     if (!boot_info.ok()) {
         report_error(boot_info.error());
         return exit_status_cannot_start;

@@ -1,5 +1,6 @@
 // libs/elf relocations: finding the RELA table through PT_DYNAMIC and applying RELATIVE relocations, against
 // images built in memory (valid and hostile).
+#include <elf/notes.h>
 #include <elf/relocations.h>
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@ struct Image {
     std::vector<Elf64_Rela> relas;
     std::vector<Elf64_Dyn> dynamic;
     bool with_dynamic { true };
+    std::vector<u8> notes; // PT_NOTE contents at file offset 0x2c00 (inside the rodata segment)
 
     Image()
     {
@@ -55,11 +57,15 @@ struct Image {
         if (with_dynamic)
             phdrs.push_back({ pt_dynamic, pf_r, 0x2800, link_vaddr + 0x1800, phys + 0x1800, dynamic.size() * sizeof(Elf64_Dyn),
                 dynamic.size() * sizeof(Elf64_Dyn), 8 });
+        if (!notes.empty())
+            phdrs.push_back({ pt_note, pf_r, 0x2c00, link_vaddr + 0x1c00, phys + 0x1c00, notes.size(), notes.size(), 4 });
         header.e_phnum = static_cast<u16>(phdrs.size());
         std::memcpy(file.data(), &header, sizeof(header));
         std::memcpy(file.data() + sizeof(header), phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr));
         std::memcpy(file.data() + 0x2000, relas.data(), std::min<size_t>(relas.size() * sizeof(Elf64_Rela), 0x800));
         std::memcpy(file.data() + 0x2800, dynamic.data(), dynamic.size() * sizeof(Elf64_Dyn));
+        if (!notes.empty())
+            std::memcpy(file.data() + 0x2c00, notes.data(), std::min<size_t>(notes.size(), 0x400));
         return file;
     }
 };
@@ -166,4 +172,48 @@ TEST(Relocations, AFailedWriteStopsTheLoader)
     auto applied = apply_relative_relocations(file.data(), file.size(), image, table, link_vaddr, [](u64, u64) { return false; });
     ASSERT_TRUE(applied.is_error());
     EXPECT_EQ(applied.error().code(), EFAULT);
+}
+
+namespace {
+
+void append_note(std::vector<u8>& out, char const* name, u32 type, std::vector<u8> const& descriptor)
+{
+    auto put32 = [&](u32 v) { out.insert(out.end(), reinterpret_cast<u8*>(&v), reinterpret_cast<u8*>(&v) + 4); };
+    u32 name_size = static_cast<u32>(std::strlen(name) + 1);
+    put32(name_size);
+    put32(static_cast<u32>(descriptor.size()));
+    put32(type);
+    out.insert(out.end(), name, name + name_size);
+    out.resize((out.size() + 3) & ~size_t(3), 0);
+    out.insert(out.end(), descriptor.begin(), descriptor.end());
+    out.resize((out.size() + 3) & ~size_t(3), 0);
+}
+
+} // namespace
+
+TEST(Notes, FindsANoteByOwnerAndType)
+{
+    Image builder;
+    append_note(builder.notes, "Xen", 18, { 0, 0, 0x10, 0 });
+    append_note(builder.notes, "Kernite", 0x4b4c4159, { 1, 2, 3, 4, 5, 6, 7, 8 });
+    auto file = builder.build();
+    auto image = parse(file);
+    auto note = find_note(file.data(), file.size(), image, "Kernite", 0x4b4c4159).release_value();
+    EXPECT_EQ(note.size, 8u);
+    EXPECT_EQ(file[note.file_offset], 1);
+    EXPECT_EQ(find_note(file.data(), file.size(), image, "Kernite", 1).error().code(), ENOENT);
+    EXPECT_EQ(find_note(file.data(), file.size(), image, "Kern", 0x4b4c4159).error().code(), ENOENT)
+        << "the owner name is compared whole";
+    EXPECT_EQ(find_note(file.data(), file.size(), image, "Xen", 18).release_value().size, 4u);
+}
+
+TEST(Notes, RefusesNotesRunningPastTheirSegment)
+{
+    Image builder;
+    append_note(builder.notes, "Kernite", 0x4b4c4159, { 1, 2, 3, 4 });
+    u32 huge = 0x7fffffff;
+    std::memcpy(builder.notes.data() + 4, &huge, 4); // descsz far past the segment
+    auto file = builder.build();
+    auto image = parse(file);
+    EXPECT_EQ(find_note(file.data(), file.size(), image, "Kernite", 0x4b4c4159).error().code(), ENOEXEC);
 }

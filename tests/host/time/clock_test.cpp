@@ -107,3 +107,27 @@ TEST(ClockConversion, ArbitraryRatios)
     EXPECT_FALSE(FixedRatio::make(5, 0).valid());
     EXPECT_EQ(FixedRatio::make(3, 1).scale(~0ull), ~0ull); // saturates instead of wrapping
 }
+
+// FixedRatio::make has two implementations: a bit loop when constant-evaluated and `div` at run time. They
+// must agree exactly.
+TEST(FixedRatio, RuntimeDivisionMatchesTheConstantEvaluatedLoop)
+{
+    constexpr FixedRatio compile_time[] = {
+        FixedRatio::make(1'000'000, 2'596'098), FixedRatio::make(2'596'098, 1'000'000),
+        FixedRatio::make(1, 3), FixedRatio::make(3, 1), FixedRatio::make(1'000'000, 1'000'000'007),
+        FixedRatio::make((1ull << 62) - 1, 1), FixedRatio::make(1, (1ull << 62) - 1),
+    };
+    u64 const arguments[][2] = { { 1'000'000, 2'596'098 }, { 2'596'098, 1'000'000 }, { 1, 3 }, { 3, 1 },
+        { 1'000'000, 1'000'000'007 }, { (1ull << 62) - 1, 1 }, { 1, (1ull << 62) - 1 } };
+    for (size_t i = 0; i < std::size(arguments); ++i) {
+        u64 volatile numerator = arguments[i][0];
+        u64 volatile denominator = arguments[i][1];
+        FixedRatio runtime = FixedRatio::make(numerator, denominator);
+        EXPECT_EQ(runtime.multiplier(), compile_time[i].multiplier()) << i;
+        EXPECT_EQ(runtime.shift(), compile_time[i].shift()) << i;
+        for (u64 x : { 0ull, 1ull, 12345ull, 1ull << 40, ~0ull >> 3 }) {
+            EXPECT_EQ(runtime.scale(x), compile_time[i].scale(x)) << i;
+            EXPECT_EQ(runtime.scale_up(x), compile_time[i].scale_up(x)) << i;
+        }
+    }
+}

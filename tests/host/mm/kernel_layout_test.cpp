@@ -1,0 +1,97 @@
+// libs/paging/kernel_layout.h: the kernel address space built from a layout note (the monitor's fast path and
+// early boot under PVH), including hostile layouts.
+#include <paging/kernel_layout.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+using namespace kernite::paging;
+
+namespace {
+
+class FakeEnv {
+public:
+    ~FakeEnv()
+    {
+        for (auto& [phys, page] : m_pages)
+            std::free(page);
+    }
+    ErrorOr<u64> allocate_table()
+    {
+        u64 phys = m_next;
+        m_next += page_size;
+        void* page = std::aligned_alloc(page_size, page_size);
+        std::memset(page, 0, page_size);
+        m_pages[phys] = static_cast<PageTableEntry*>(page);
+        return phys;
+    }
+    void free_table(u64) { }
+    PageTableEntry* table(u64 phys) { return m_pages.at(phys); }
+
+private:
+    u64 m_next { 0x7000000 };
+    std::map<u64, PageTableEntry*> m_pages;
+};
+
+constexpr u64 link_vaddr = 0xffffffff80100000ull;
+constexpr u64 direct = 0xffff800000000000ull;
+constexpr KernelPlacement placement { link_vaddr, link_vaddr, 0x100000, 0x120000, 0x100000, 64 << 20, direct };
+
+constexpr LayoutRange layout[] = {
+    { link_vaddr, link_vaddr + 0x8000, AccessRead | AccessExecute | AccessGlobal },
+    { link_vaddr + 0x8000, link_vaddr + 0xc000, AccessRead | AccessGlobal },
+    { link_vaddr + 0xc000, link_vaddr + 0xc000, AccessRead }, // empty: skipped
+    { link_vaddr + 0xd000, link_vaddr + 0x20000, AccessRead | AccessWrite | AccessGlobal }, // a guard page at +0xc000
+};
+
+} // namespace
+
+TEST(KernelLayout, BuildsTheImageTheIdentityTextAndTheDirectMap)
+{
+    FakeEnv env;
+    u64 root = build_kernel_address_space(env, layout, std::size(layout), placement).release_value();
+    AddressSpace<FakeEnv> space(env, root);
+    EXPECT_EQ(space.translate(link_vaddr + 0x10).release_value().access, AccessRead | AccessExecute | AccessGlobal);
+    EXPECT_EQ(space.translate(link_vaddr + 0x8000).release_value().phys, 0x108000u);
+    EXPECT_EQ(space.translate(link_vaddr + 0xc000).error().code(), ENOENT) << "the guard page stays unmapped";
+    EXPECT_EQ(space.translate(link_vaddr + 0xd000).release_value().access, AccessRead | AccessWrite | AccessGlobal);
+    EXPECT_EQ(space.translate(0x100000).release_value().access, AccessRead | AccessExecute) << "identity text";
+    EXPECT_EQ(space.translate(0x108000).error().code(), ENOENT) << "only executable ranges get an identity map";
+    EXPECT_EQ(space.translate(direct + 0x100000).error().code(), ENOENT) << "no writable alias of the image";
+    EXPECT_EQ(space.translate(direct + 0x11f000).error().code(), ENOENT);
+    EXPECT_EQ(space.translate(direct + 0x120000).release_value().access, AccessRead | AccessWrite | AccessGlobal);
+    EXPECT_EQ(space.translate(direct + (4 << 20)).release_value().page_size, large_page_size);
+    EXPECT_EQ(space.translate(direct + (64 << 20)).error().code(), ENOENT);
+    auto audit = space.audit();
+    EXPECT_EQ(audit.writable_and_executable, 0u);
+    EXPECT_EQ(audit.null_guard_mapped, 0u);
+}
+
+TEST(KernelLayout, RefusesHostileLayouts)
+{
+    struct Case {
+        LayoutRange range;
+        int error;
+    };
+    Case const cases[] = {
+        { { link_vaddr, link_vaddr + 0x1000, AccessRead | AccessWrite | AccessExecute }, EACCES },
+        { { link_vaddr - 0x1000, link_vaddr + 0x1000, AccessRead }, ENOEXEC },            // before the image
+        { { link_vaddr + 0x1f000, link_vaddr + 0x21000, AccessRead }, ENOEXEC },          // past its end
+        { { link_vaddr + 0x1000, link_vaddr + 0x800, AccessRead }, ENOEXEC },             // reversed
+        { { link_vaddr + 0x10, link_vaddr + 0x1000, AccessRead }, ENOEXEC },              // unaligned
+        { { link_vaddr, link_vaddr + 0x1000, 0x1ff }, ENOEXEC },                           // access out of range
+        { { link_vaddr, ~0ull & ~0xfffull, AccessRead }, ENOEXEC },                  // absurd length
+    };
+    for (auto const& c : cases) {
+        FakeEnv env;
+        auto root = build_kernel_address_space(env, &c.range, 1, placement);
+        ASSERT_TRUE(root.is_error()) << std::hex << c.range.start << "-" << c.range.end;
+        EXPECT_EQ(root.error().code(), c.error) << std::hex << c.range.start << "-" << c.range.end;
+    }
+    FakeEnv env;
+    EXPECT_EQ(build_kernel_address_space(env, layout, 0, placement).error().code(), ENOEXEC);
+    EXPECT_EQ(build_kernel_address_space(env, layout, max_layout_ranges + 1, placement).error().code(), ENOEXEC);
+}
