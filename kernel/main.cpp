@@ -2,6 +2,7 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/descriptors.h>
 #include <kernel/boot/boot_params.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/boot/timeline.h>
 #include <kernel/demo.h>
 #include <kernel/lib/log.h>
@@ -24,43 +25,6 @@ namespace kernite {
 
 namespace {
 
-// Is `word` one of the space-separated tokens of the command line?
-bool cmdline_has(char const* cmdline, char const* word)
-{
-    usize length = __builtin_strlen(word);
-    for (char const* p = cmdline; *p;) {
-        while (*p == ' ')
-            ++p;
-        char const* token = p;
-        while (*p && *p != ' ')
-            ++p;
-        if (static_cast<usize>(p - token) == length && __builtin_memcmp(token, word, length) == 0)
-            return true;
-    }
-    return false;
-}
-
-// Finds `key=` in the command line and copies its value. Tokens are separated by spaces.
-bool cmdline_value(char const* cmdline, char const* key, char* out, usize size)
-{
-    usize key_length = __builtin_strlen(key);
-    for (char const* p = cmdline; *p;) {
-        while (*p == ' ')
-            ++p;
-        char const* token = p;
-        while (*p && *p != ' ')
-            ++p;
-        if (static_cast<usize>(p - token) > key_length && __builtin_memcmp(token, key, key_length) == 0
-            && token[key_length] == '=') {
-            usize i = 0;
-            for (char const* v = token + key_length + 1; v < p && i + 1 < size; ++v)
-                out[i++] = *v;
-            out[i] = 0;
-            return true;
-        }
-    }
-    return false;
-}
 
 void load_descriptor_tables()
 {
@@ -136,15 +100,15 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
         "baseline",
 #endif
         params->relocated_by_loader ? "relocated by the monitor" : "self-relocated");
-    if (cmdline_has(params->cmdline, "boot-timeline"))
+    if (boot::cmdline_has(params->cmdline, "boot-timeline"))
         boot::print_timeline(params->boot_tsc);
 
     char crash_test[64];
-    if (cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
+    if (boot::cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
         run_crash_test_thread(crash_test);
 
     // `quick`: boot, then exit at once (what `make bench` times as the boot figure); otherwise the self-check demo.
-    if (cmdline_has(params->cmdline, "quick")) {
+    if (boot::cmdline_has(params->cmdline, "quick")) {
         kout("kernite: demo ok (quick: boot only)\n");
         platform::exit(0, abi::ExitReason::Normal);
     }

@@ -176,4 +176,19 @@ char const* format_refusal(Error const& error, Diagnostic const& diagnostic, cha
     return buffer;
 }
 
+ErrorOr<Elf64_Phdr> read_program_header(u8 const* file, u64 file_size, u32 index)
+{
+    Elf64_Ehdr header;
+    if (file_size < sizeof(header))
+        return Error::from_errno(ENOEXEC, "file too small");
+    __builtin_memcpy(&header, file, sizeof(header));
+    u64 offset = 0;
+    if (!ktl::checked_add<u64>(header.e_phoff, static_cast<u64>(index) * sizeof(Elf64_Phdr), &offset)
+        || offset > file_size || sizeof(Elf64_Phdr) > file_size - offset)
+        return Error::from_errno(ENOEXEC, "program header outside the file");
+    Elf64_Phdr phdr;
+    __builtin_memcpy(&phdr, file + offset, sizeof(phdr));
+    return phdr;
+}
+
 } // namespace kernite::elf

@@ -17,17 +17,9 @@ u64 align4(u64 value) { return (value + 3) & ~3ull; }
 
 ErrorOr<NoteDescriptor> find_note(u8 const* file, u64 file_size, LoadableImage const& image, char const* name, u32 type)
 {
-    Elf64_Ehdr header;
-    if (file_size < sizeof(header))
-        return Error::from_errno(ENOEXEC, "file too small");
-    __builtin_memcpy(&header, file, sizeof(header));
     u64 name_size = __builtin_strlen(name) + 1;
     for (u32 i = 0; i < image.program_header_count; ++i) {
-        Elf64_Phdr phdr;
-        u64 offset = header.e_phoff + static_cast<u64>(i) * sizeof(Elf64_Phdr);
-        if (offset > file_size || sizeof(phdr) > file_size - offset)
-            return Error::from_errno(ENOEXEC, "program header outside the file");
-        __builtin_memcpy(&phdr, file + offset, sizeof(phdr));
+        Elf64_Phdr phdr = TRY(read_program_header(file, file_size, i));
         if (phdr.p_type != pt_note)
             continue;
         if (phdr.p_offset > file_size || phdr.p_filesz > file_size - phdr.p_offset)

@@ -48,18 +48,10 @@ ErrorOr<u64> relocation_target(LoadableImage const& image, u64 virtual_address)
 ErrorOr<RelocationTable> find_relocations(u8 const* file, u64 file_size, LoadableImage const& image)
 {
     // The program header table was validated by parse_loadable_image(); find PT_DYNAMIC in it.
-    Elf64_Ehdr header;
-    if (file_size < sizeof(header))
-        return Error::from_errno(ENOEXEC, "file too small");
-    __builtin_memcpy(&header, file, sizeof(header));
     u64 dynamic_offset = 0, dynamic_size = 0;
     bool found = false;
     for (u32 i = 0; i < image.program_header_count; ++i) {
-        Elf64_Phdr phdr;
-        u64 offset = header.e_phoff + static_cast<u64>(i) * sizeof(Elf64_Phdr);
-        if (offset > file_size || sizeof(phdr) > file_size - offset)
-            return Error::from_errno(ENOEXEC, "program header outside the file");
-        __builtin_memcpy(&phdr, file + offset, sizeof(phdr));
+        Elf64_Phdr phdr = TRY(read_program_header(file, file_size, i));
         if (phdr.p_type != pt_dynamic)
             continue;
         if (found)

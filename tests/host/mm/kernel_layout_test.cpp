@@ -2,6 +2,8 @@
 // early boot under PVH), including hostile layouts.
 #include <paging/kernel_layout.h>
 
+#include "fake_page_env.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,32 +11,9 @@
 #include <map>
 
 using namespace kernite::paging;
+using kernite::paging::testing::FakeEnv;
 
 namespace {
-
-class FakeEnv {
-public:
-    ~FakeEnv()
-    {
-        for (auto& [phys, page] : m_pages)
-            std::free(page);
-    }
-    ErrorOr<u64> allocate_table()
-    {
-        u64 phys = m_next;
-        m_next += page_size;
-        void* page = std::aligned_alloc(page_size, page_size);
-        std::memset(page, 0, page_size);
-        m_pages[phys] = static_cast<PageTableEntry*>(page);
-        return phys;
-    }
-    void free_table(u64) { }
-    PageTableEntry* table(u64 phys) { return m_pages.at(phys); }
-
-private:
-    u64 m_next { 0x7000000 };
-    std::map<u64, PageTableEntry*> m_pages;
-};
 
 constexpr u64 link_vaddr = 0xffffffff80100000ull;
 constexpr u64 direct = 0xffff800000000000ull;

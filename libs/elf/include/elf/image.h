@@ -61,6 +61,9 @@ struct Diagnostic {
 ErrorOr<LoadableImage> parse_loadable_image(u8 const* file, u64 file_size, LoadPolicy const& policy,
     Diagnostic* diagnostic = nullptr);
 
+// Program header `index` of a file that parse_loadable_image() accepted, copied out (bounds re-checked).
+ErrorOr<Elf64_Phdr> read_program_header(u8 const* file, u64 file_size, u32 index);
+
 // Writes a NUL-terminated human sentence for a refusal into `buffer` (truncated to fit); returns `buffer`.
 char const* format_refusal(Error const& error, Diagnostic const& diagnostic, char* buffer, usize buffer_size);
 

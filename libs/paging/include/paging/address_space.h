@@ -71,9 +71,9 @@ public:
             u64 p = phys + offset;
             u64 remaining = length - offset;
             if (allow_large && v % large_page_size == 0 && p % large_page_size == 0 && remaining >= large_page_size) {
-                offset += TRY(map_large_run(v, p, remaining, access));
+                offset += TRY(map_leaf_run(v, p, remaining, access, 2));
             } else {
-                offset += TRY(map_run(v, p, remaining, access));
+                offset += TRY(map_leaf_run(v, p, remaining, access, 1));
             }
         }
         return {};
@@ -252,76 +252,32 @@ private:
         return m_env->table(entry.address());
     }
 
-    // Maps 4 KiB pages from `virt` up to the end of its page table (or `length`), walking the upper levels once:
-    // one walk per 512 pages instead of one per page (boot-time cost, see libs/pmm for why it matters).
-    ErrorOr<u64> map_run(u64 virt, u64 phys, u64 length, u8 access)
+    // Maps pages of the size `leaf_level` gives (1: 4 KiB in a page table, 2: 2 MiB in a page directory) from
+    // `virt` up to the end of that table or of `length`, walking the upper levels once: one walk per 512
+    // pages instead of one per page (a boot-time cost, see libs/pmm for why that matters). Refuses before
+    // writing anything if one of the entries is present. Returns the bytes mapped.
+    ErrorOr<u64> map_leaf_run(u64 virt, u64 phys, u64 length, u8 access, unsigned leaf_level)
     {
-        PageTableEntry* table = TRY(walk_to_leaf_table(virt, access & AccessUser));
-        unsigned first = table_index(virt, 1);
-        u64 count = length / page_size;
+        PageTableEntry* table = m_env->table(m_root);
+        for (unsigned level = 4; level > leaf_level; --level) {
+            PageTableEntry& entry = table[table_index(virt, level)];
+            if (entry.is_present() && entry.is_huge())
+                return Error::from_errno(EEXIST, "range already mapped by a large page");
+            table = TRY(next_table(entry, access & AccessUser));
+        }
+        u64 size = leaf_level == 1 ? page_size : large_page_size;
+        unsigned first = table_index(virt, leaf_level);
+        u64 count = length / size;
         if (count > entries_per_table - first)
             count = entries_per_table - first;
         for (u64 i = 0; i < count; ++i) {
             if (table[first + i].is_present())
                 return Error::from_errno(EEXIST, "page already mapped");
         }
-        u64 flags = make_entry(0, access, false);
+        u64 flags = make_entry(0, access, leaf_level == 2);
         for (u64 i = 0; i < count; ++i)
-            table[first + i].raw = (phys + i * page_size) | flags;
-        return count * page_size;
-    }
-
-    // The same for 2 MiB pages: fills one page directory from `virt` on.
-    ErrorOr<u64> map_large_run(u64 virt, u64 phys, u64 length, u8 access)
-    {
-        PageTableEntry* table = m_env->table(m_root);
-        for (unsigned level = 4; level > 2; --level) {
-            PageTableEntry& entry = table[table_index(virt, level)];
-            if (entry.is_present() && entry.is_huge())
-                return Error::from_errno(EEXIST, "range already mapped by a large page");
-            table = TRY(next_table(entry, access & AccessUser));
-        }
-        unsigned first = table_index(virt, 2);
-        u64 count = length / large_page_size;
-        if (count > entries_per_table - first)
-            count = entries_per_table - first;
-        for (u64 i = 0; i < count; ++i) {
-            if (table[first + i].is_present())
-                return Error::from_errno(EEXIST, "range already mapped");
-        }
-        u64 flags = make_entry(0, access, true);
-        for (u64 i = 0; i < count; ++i)
-            table[first + i].raw = (phys + i * large_page_size) | flags;
-        return count * large_page_size;
-    }
-
-    ErrorOr<PageTableEntry*> walk_to_leaf_table(u64 virt, bool user)
-    {
-        PageTableEntry* table = m_env->table(m_root);
-        for (unsigned level = 4; level > 1; --level) {
-            PageTableEntry& entry = table[table_index(virt, level)];
-            if (entry.is_present() && entry.is_huge())
-                return Error::from_errno(EEXIST, "range already mapped by a large page");
-            table = TRY(next_table(entry, user));
-        }
-        return table;
-    }
-
-    ErrorOr<void> map_one(u64 virt, u64 phys, u8 access, unsigned leaf_level)
-    {
-        bool user = access & AccessUser;
-        PageTableEntry* table = m_env->table(m_root);
-        for (unsigned level = 4; level > leaf_level; --level) {
-            PageTableEntry& entry = table[table_index(virt, level)];
-            if (entry.is_present() && entry.is_huge())
-                return Error::from_errno(EEXIST, "range already mapped by a large page");
-            table = TRY(next_table(entry, user));
-        }
-        PageTableEntry& leaf = table[table_index(virt, leaf_level)];
-        if (leaf.is_present())
-            return Error::from_errno(EEXIST, "page already mapped");
-        leaf.raw = make_entry(phys, access, leaf_level == 2);
-        return {};
+            table[first + i].raw = (phys + i * size) | flags;
+        return count * size;
     }
 
     // Returns the 4 KiB leaf entry for `virt`, splitting a 2 MiB page into 512 small ones if asked.
