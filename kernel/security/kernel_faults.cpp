@@ -1,4 +1,5 @@
 #include <arch/x86_64/cpu.h>
+#include <kernel/debug/symbols.h>
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/kernel_image.h>
@@ -53,15 +54,29 @@ void print_registers(TrapFrame const& f)
     EventDetails details { frame.rip, address, true, true };
     abi::EventType type = abi::EventType::KernelFault;
 
+    // An instruction fetch from data or from page 0 is usually a call through a bad pointer, which leaves its
+    // return address at RSP: name that caller, since RIP (data, or 0) cannot be symbolized.
+    char caller[80] = "";
+    if (error & arch::PageFaultInstructionFetch) {
+        u64 return_address = 0;
+        if (frame.rsp % 8 == 0 && !mm::kernel_address_space().translate(frame.rsp).is_error())
+            return_address = *reinterpret_cast<u64 const*>(frame.rsp);
+        char symbol[64];
+        if (return_address != 0 && debug::symbolize(return_address, symbol, sizeof(symbol)))
+            format(caller, sizeof(caller), ", called from %s", symbol);
+        else
+            format(caller, sizeof(caller), ", called from 0x%lx", return_address);
+    }
+
     if (address < paging::null_guard_size) {
         type = abi::EventType::NullDeref;
-        format(message, sizeof(message), "kernel %s of null page address 0x%lx", access, address);
+        format(message, sizeof(message), "kernel %s of null page address 0x%lx%s", access, address, caller);
     } else if (mm::is_stack_guard(address)) {
         type = abi::EventType::StackOverflow;
         format(message, sizeof(message), "kernel stack overflow: %s of guard page at 0x%lx", access, address);
     } else if ((error & arch::PageFaultPresent) && (error & arch::PageFaultInstructionFetch)) {
         type = abi::EventType::WxViolation;
-        format(message, sizeof(message), "execute of non-executable %s at 0x%lx", region_of(address), address);
+        format(message, sizeof(message), "execute of non-executable %s at 0x%lx%s", region_of(address), address, caller);
     } else if ((error & arch::PageFaultPresent) && (error & arch::PageFaultWrite)) {
         type = abi::EventType::WxViolation;
         format(message, sizeof(message), "write to read-only %s at 0x%lx", region_of(address), address);
