@@ -9,6 +9,7 @@
 #include <kernel/mm/heap.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
+#include <kernel/probes/ring3_probe.h>
 #include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
 #include <kernel/time/clock.h>
@@ -106,6 +107,9 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     char crash_test[64];
     if (boot::cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
         run_crash_test_thread(crash_test);
+
+    if (boot::cmdline_has(params->cmdline, "ring3-probe"))
+        platform::exit(probes::run_ring3_probe(), abi::ExitReason::Normal);
 
     // `quick`: boot, then exit at once (what `make bench` times as the boot figure); otherwise the self-check demo.
     if (boot::cmdline_has(params->cmdline, "quick")) {

@@ -1,4 +1,5 @@
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/debug/symbols.h>
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
@@ -96,6 +97,8 @@ void handle_kernel_exception(TrapFrame& frame)
     EventDetails details { frame.rip, 0, true, false };
     switch (frame.vector) {
     case arch::PageFault:
+        if (arch::handle_syscall_from_fault(frame, arch::read_cr2()))
+            return;
         page_fault(frame);
     case arch::GeneralProtection:
         print_registers(frame);
