@@ -4,12 +4,16 @@
 #include "io.h"
 #include "run.h"
 
+#include <csignal>
 #include <cstdio>
 
 using namespace kernite::monitor;
 
 int main(int argc, char** argv)
 {
+    // A closed stdout (the reader of `kernite run | ...` went away) must not kill the VM: console writes then fail
+    // with EPIPE, which the guest sees as its write's result.
+    std::signal(SIGPIPE, SIG_IGN);
     auto command = parse_command_line(argc, argv);
     if (!command.ok()) {
         report_error(command.error());
