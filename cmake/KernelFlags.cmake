@@ -30,20 +30,22 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_hardened
     -ftrivial-auto-var-init=zero                            # no uninitialised stack leaks
     -fzero-call-used-regs=used-gpr                          # fewer ROP gadgets, less register leakage
 )
-set(KERNITE_KERNEL_PROFILE_DEFINES_hardened KERNITE_PROFILE_HARDENED=1)
+# KERNITE_HEAP_HARDENED: kernel/mm/heap_hardened.cpp (libs/heap) instead of heap_simple.cpp.
+set(KERNITE_KERNEL_PROFILE_DEFINES_hardened KERNITE_PROFILE_HARDENED=1 KERNITE_HEAP_HARDENED=1)
 
 set(KERNITE_KERNEL_PROFILE_FLAGS_debug
     -O1
     -fstack-protector-all -mstack-protector-guard=global
     -ftrivial-auto-var-init=pattern
 )
-set(KERNITE_KERNEL_PROFILE_DEFINES_debug KERNITE_PROFILE_DEBUG=1)
+set(KERNITE_KERNEL_PROFILE_DEFINES_debug KERNITE_PROFILE_DEBUG=1 KERNITE_HEAP_HARDENED=1)
 
 set(KERNITE_KERNEL_PROFILE_FLAGS_baseline
     -O2
     -fno-stack-protector
 )
-set(KERNITE_KERNEL_PROFILE_DEFINES_baseline KERNITE_PROFILE_BASELINE=1)
+# Baseline keeps the simple heap: the reference the hardened heap's cost is measured against.
+set(KERNITE_KERNEL_PROFILE_DEFINES_baseline KERNITE_PROFILE_BASELINE=1 KERNITE_HEAP_HARDENED=0)
 
 set(KERNITE_KERNEL_LINK_FLAGS
     -nostdlib -static-pie              # position-independent image with only R_X86_64_RELATIVE relocations

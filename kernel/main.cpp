@@ -12,6 +12,8 @@
 #include <kernel/probes/ring3_probe.h>
 #include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
+#include <kernel/security/entropy.h>
+#include <kernel/security/random.h>
 #include <kernel/time/clock.h>
 #include <kernel/time/timer.h>
 #include <platform/platform.h>
@@ -20,6 +22,7 @@ extern "C" {
 using InitFunction = void (*)();
 extern InitFunction __init_array_start[] __attribute__((weak));
 extern InitFunction __init_array_end[] __attribute__((weak));
+extern u64 __stack_chk_guard;
 }
 
 namespace kernite {
@@ -77,11 +80,16 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     boot::mark_at("frames", params->stage_tsc[1]);
     boot::mark_at("tables", params->stage_tsc[2]);
     boot::mark_at("relocate", params->stage_tsc[3]);
+    boot::mark_at("seed+canary", params->stage_tsc[4]);
     boot::mark("high-half");
     mm::initialize(*params);
     boot::mark("mm");
     platform::initialize(*params);
     boot::mark(params->tsc_khz ? "platform" : "platform+tsc-calibration");
+    // The generator was seeded in early boot (the canary needed it); now that the console works, refuse a boot
+    // without an entropy source or warn about an insecure one.
+    security::initialize_entropy(*params);
+    boot::mark("entropy");
     load_descriptor_tables();
     boot::mark("descriptors");
     mm::initialize_heap();
@@ -103,6 +111,18 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
         params->relocated_by_loader ? "relocated by the monitor" : "self-relocated");
     if (boot::cmdline_has(params->cmdline, "boot-timeline"))
         boot::print_timeline(params->boot_tsc);
+    // `print-canary`: for the test that canaries and seeds differ across boots (tests/guest/entropy-differs.sh).
+    // Only when asked: the canary is a secret.
+    // It also exercises the runtime reseed (monitor hypercall, RDSEED/RDRAND) once.
+    if (boot::cmdline_has(params->cmdline, "print-canary")) {
+        klog("entropy: canary %016lx first-output %016lx", __stack_chk_guard, security::random_u64());
+        bool reseeded = security::reseed_now();
+        auto status = security::entropy_status();
+        klog("entropy: reseed %s (boot seed %s, host bytes %lu, RDSEED %s, RDRAND %s, cpu failures %u), next %016lx",
+            reseeded ? "ok" : "found no source", status.boot_seed ? "yes" : "no", status.host_bytes,
+            status.cpu_rdseed ? "yes" : "no", status.cpu_rdrand ? "yes" : "no", status.cpu_failures,
+            security::random_u64());
+    }
 
     char crash_test[64];
     if (boot::cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))

@@ -66,6 +66,10 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.verbose = true;
             continue;
         }
+        if (argument == "--no-entropy-seed") { // hidden testing option, see RunOptions::no_entropy_seed
+            options.no_entropy_seed = true;
+            continue;
+        }
         if (!argument.starts_with("-")) {
             options.app = argument;
             continue;

@@ -71,6 +71,10 @@ int run_command(RunOptions const& options)
         auto probe = kvm::Vm::open_device();
         return run_with_qemu(plan, probe.ok());
     }
+    if (options.no_entropy_seed) { // only QEMU boots without a seed; the KVM monitor always gives one
+        report_error("--no-entropy-seed is a testing option of the QEMU backend (--vmm qemu)");
+        return exit_status_cannot_start;
+    }
     auto vm = kvm::Vm::open_device();
     if (!vm.ok()) {
         if (options.vmm == VmmChoice::Kvm) {

@@ -29,6 +29,14 @@ inline constexpr CrashTest crash_tests[] = {
     { "WRITE_NULL", EventType::NullDeref, "write through a null pointer" },
     { "EXHAUST_STACK", EventType::StackOverflow, "unbounded recursion into the guard page" },
     { "PANIC", EventType::Panic, "a failed VERIFY" },
+    { "CORRUPT_STACK", EventType::StackSmash, "overflow a stack buffer over the canary, then return" },
+    { "SLAB_FREE_DOUBLE", EventType::DoubleFree, "free a heap object twice" },
+    { "SLAB_FREE_CROSS", EventType::HeapCorruption, "free a page-allocator frame through the heap (invalid free)" },
+    { "SLAB_FREE_PAGE", EventType::HeapCorruption, "free a pointer into the middle of a page-backed allocation" },
+    { "WRITE_AFTER_FREE", EventType::UseAfterFree, "write to a freed object (poison checked on leaving quarantine)" },
+    { "OVERFLOW_SLAB", EventType::HeapCorruption, "write one byte past a heap object (canary checked on free)" },
+    { "READ_BUDDY_AFTER_FREE", EventType::UseAfterFree, "read a freed page-backed heap block (unmapped on free)" },
+    { "WRITE_BUDDY_AFTER_FREE", EventType::UseAfterFree, "write a freed page-backed heap block (unmapped on free)" },
 };
 
 inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

@@ -36,12 +36,14 @@ struct BootParams {
     u64 page_table_root;    // physical address of the kernel PML4
     u64 relocations_applied;   // by early boot; 0 when the loader relocated the image
     bool relocated_by_loader; // abi::BootFlagRelocated
-    u64 stage_tsc[4]; // early boot milestones: parsed, frames ready, tables built, relocated
+    u64 stage_tsc[5]; // early boot milestones: parsed, frames ready, tables built, relocated, canary seeded
 };
 
 // Virtual memory layout (docs/architecture.md "Address space").
 inline constexpr u64 direct_map_base = 0xffff800000000000ull;  // all RAM, RW+NX, kernel image excluded
 inline constexpr u64 kernel_stacks_base = 0xffffc00000000000ull; // stacks with unmapped guard pages
+// Large heap allocations (kernel/mm/heap_hardened.cpp): each block after an unmapped guard page, addresses never
+// reused, so overflows and uses after free of large blocks fault.
 inline constexpr u64 kernel_heap_base = 0xffffd00000000000ull;
 inline constexpr u64 device_mmio_base = 0xffffe00000000000ull;   // device registers, UC+NX (xAPIC page first)
 

@@ -10,6 +10,7 @@
 #include <kernel/boot/early.h>
 #include <kernel/boot/pvh.h>
 #include <kernel/mm/kernel_image.h>
+#include <kernel/security/entropy.h>
 #include <paging/address_space.h>
 #include <paging/kernel_layout.h>
 #include <pmm/physical_memory.h>
@@ -112,6 +113,42 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
     }
 }
 
+// The seed module the Kernite QEMU backend passes with -initrd (kernel/boot/pvh.h): copied into BootParams,
+// then wiped where the loader put it. Any other module, or one that is out of range, is ignored: without a
+// seed, kernel/security/entropy.cpp uses RDSEED/RDRAND or refuses the boot.
+void read_pvh_seed_module(pvh::StartInfo const& info, u64 limit)
+{
+    constexpr u32 max_modules = 16;
+    u64 list_end = 0;
+    // QEMU places the list without alignment (0x7b7c seen), so entries are copied out byte-wise.
+    if (info.nr_modules == 0 || info.nr_modules > max_modules || info.modlist_paddr == 0
+        || !ktl::checked_add(info.modlist_paddr, u64(info.nr_modules) * sizeof(pvh::ModlistEntry), &list_end)
+        || list_end > limit)
+        return;
+    for (u32 i = 0; i < info.nr_modules; ++i) {
+        pvh::ModlistEntry module;
+        copy_bytes(&module, reinterpret_cast<void const*>(info.modlist_paddr + i * sizeof(module)), sizeof(module));
+        u64 const paddr = module.paddr;
+        u64 end = 0;
+        if (module.size != pvh::seed_module_size || paddr == 0
+            || !ktl::checked_add(paddr, pvh::seed_module_size, &end) || end > limit)
+            continue;
+        auto* bytes = reinterpret_cast<u8 volatile*>(paddr);
+        bool magic = true;
+        for (u64 j = 0; j < sizeof(pvh::seed_module_magic); ++j)
+            magic = magic && bytes[j] == static_cast<u8>(pvh::seed_module_magic[j]);
+        if (!magic)
+            continue;
+        auto& params = g_boot_params;
+        for (u64 j = 0; j < sizeof(params.entropy_seed); ++j)
+            params.entropy_seed[j] = bytes[sizeof(pvh::seed_module_magic) + j];
+        params.has_entropy_seed = true;
+        for (u64 j = 0; j < pvh::seed_module_size; ++j)
+            bytes[j] = 0;
+        return;
+    }
+}
+
 void parse_pvh_start_info(u64 info_phys)
 {
     constexpr u64 pvh_identity_limit = 1ull << 30; // entry.S maps the first 1 GiB
@@ -129,8 +166,8 @@ void parse_pvh_start_info(u64 info_phys)
         if (entries[i].type == pvh::e820_ram)
             add_usable(entries[i].addr, entries[i].size);
     }
-    // No seed from a PVH loader; entropy comes from the CPU and devices (kernel/security/entropy.cpp).
     g_boot_params.has_entropy_seed = false;
+    read_pvh_seed_module(info, pvh_identity_limit);
 }
 
 // Page tables live in frames reached through the identity map during early boot.
@@ -253,24 +290,11 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
         params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
     params.stage_tsc[3] = read_tsc();
 
-    // The stack canary, before any code built with the stack protector runs on a frame it will check.
-    // Issue 4 replaces this with the ChaCha20 generator; the monitor's seed is host getrandom() output.
-    u64 canary = 0;
-    if (params.has_entropy_seed) {
-        copy_bytes(&canary, params.entropy_seed + 24, sizeof(canary));
-    } else {
-        u64 value = 0;
-        unsigned char ok = 0;
-        u32 ecx = 0, eax = 1, ebx = 0, edx = 0;
-        asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
-        if (ecx & (1u << 30)) {
-            for (int tries = 0; tries < 10 && !ok; ++tries)
-                asm volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok));
-        }
-        canary = value ^ (read_tsc() * 0x9e3779b97f4a7c15ull);
-    }
-    canary &= ~0xffull; // a zero low byte stops string copies from reproducing the canary
-    __stack_chk_guard = canary;
+    // The stack canary, before any code built with the stack protector runs on a frame it will check: output
+    // of the generator seeded from this boot's seed (monitor BootInfo or the PVH seed module) and RDSEED/RDRAND
+    // (kernel/security/entropy.cpp). seed_entropy_early() also wipes the seed copy in BootParams.
+    __stack_chk_guard = security::seed_entropy_early(params);
+    params.stage_tsc[4] = read_tsc();
 
     g_handoff.cr3 = params.page_table_root;
     g_handoff.stack = image::identity(__boot_stack_top) - phys_start + virt_base;

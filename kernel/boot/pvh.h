@@ -32,4 +32,18 @@ static_assert(sizeof(MemmapEntry) == 24);
 
 inline constexpr u32 e820_ram = 1;
 
+// start_info.modlist_paddr points at nr_modules of these (QEMU lists its -initrd file as the one module).
+struct ModlistEntry {
+    u64 paddr;
+    u64 size;
+    u64 cmdline_paddr;
+    u64 reserved;
+};
+static_assert(sizeof(ModlistEntry) == 32);
+
+// Kernite's seed module (abi.h has no say in PVH: this is between the QEMU backend and early boot): the QEMU
+// backend passes `-initrd` of exactly seed_module_size bytes, the magic then 32 bytes of host getrandom().
+inline constexpr char seed_module_magic[8] = { 'K', 'S', 'E', 'E', 'D', '0', '0', '1' };
+inline constexpr u64 seed_module_size = 40;
+
 } // namespace kernite::pvh

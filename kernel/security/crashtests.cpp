@@ -3,6 +3,7 @@
 #include <kernel/mm/heap.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/security/crashtests.h>
+#include <kernel/security/crashtests_heap.h>
 #include <kernel/security/events.h>
 #include <kernite/crashtests.h>
 #include <platform/platform.h>
@@ -50,6 +51,26 @@ void arm(char const* name)
 }
 
 [[gnu::noinline]] void victim_function() { asm volatile(""); }
+
+// CORRUPT_STACK: a linear overflow of a stack buffer up to (not past) the frame pointer, which covers the canary
+// the stack protector placed between the buffer and the saved registers. The saved frame pointer and return
+// address stay intact, so the failure is the canary check on return (kernel/lib/panic.cpp __stack_chk_fail),
+// not a wild return.
+[[gnu::noinline]] void overflow_stack_buffer(char const* name)
+{
+    u8 buffer[16];
+    u8* cursor = hide(buffer);
+    auto* frame = static_cast<u8*>(__builtin_frame_address(0));
+    usize length = static_cast<usize>(frame - cursor);
+    if (frame <= cursor || length > 256) {
+        klog("crashtest: %s: unexpected frame layout", name);
+        return;
+    }
+    arm(name);
+    for (usize i = 0; i < length; ++i)
+        cursor[i] = 'A';
+    asm volatile("" : : "r"(buffer) : "memory");
+}
 
 bool run(char const* name)
 {
@@ -103,6 +124,10 @@ bool run(char const* name)
     } else if (is("PANIC")) {
         arm(name);
         VERIFY(*hide(&g_rodata_target) == 0);
+    } else if (is("CORRUPT_STACK")) {
+        overflow_stack_buffer(name); // returns only if the canary check did not fire
+    } else if (run_heap_crash_test(name, arm)) {
+        // the heap's tests: crashtests_heap.cpp
     } else {
         return false;
     }

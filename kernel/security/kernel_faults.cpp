@@ -4,6 +4,7 @@
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/kernel_image.h>
+#include <kernel/mm/heap_faults.h>
 #include <kernel/mm/memory.h>
 #include <kernel/security/events.h>
 #include <kernel/security/kernel_faults.h>
@@ -31,6 +32,8 @@ char const* region_of(u64 address)
         return "direct map (heap)";
     if (address >= kernel_stacks_base && address < kernel_heap_base)
         return "kernel stack";
+    if (address >= kernel_heap_base && address < device_mmio_base)
+        return "large heap allocation (guard or freed)";
     return "memory";
 }
 
@@ -75,6 +78,12 @@ void print_registers(TrapFrame const& f)
     } else if (mm::is_stack_guard(address)) {
         type = abi::EventType::StackOverflow;
         format(message, sizeof(message), "kernel stack overflow: %s of guard page at 0x%lx", access, address);
+    } else if (auto heap_fault = mm::classify_heap_fault(address); heap_fault != mm::HeapFault::None) {
+        bool freed = heap_fault == mm::HeapFault::Freed;
+        type = freed ? abi::EventType::UseAfterFree : abi::EventType::HeapCorruption;
+        format(message, sizeof(message), freed ? "%s of a freed large heap block at 0x%lx"
+                                               : "heap overflow: %s of the guard page of a large heap block at 0x%lx",
+            access, address);
     } else if ((error & arch::PageFaultPresent) && (error & arch::PageFaultInstructionFetch)) {
         type = abi::EventType::WxViolation;
         format(message, sizeof(message), "execute of non-executable %s at 0x%lx%s", region_of(address), address, caller);

@@ -44,9 +44,67 @@ std::optional<std::string> find_in_path(char const* program)
     }
 }
 
-std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& plan, bool kvm_usable)
+// The boot seed under QEMU (docs/security-model.md "Entropy"): PVH has no field for one, so the seed travels
+// as the one PVH module, QEMU's `-initrd`: 8 bytes of magic "KSEED001" then 32 bytes of getrandom() (the
+// format kernel/boot/pvh.h describes; early boot copies it and wipes it). The file lives in a private
+// directory (0700, mkdtemp) as a 0600 file (mkstemp), and both are removed when the session ends.
+class SeedModule {
+public:
+    SeedModule() = default;
+    SeedModule(SeedModule const&) = delete;
+    SeedModule& operator=(SeedModule const&) = delete;
+    ~SeedModule() { remove(); }
+
+    // Returns an error message, or nothing on success.
+    std::optional<std::string> create()
+    {
+        char const* tmpdir = std::getenv("TMPDIR");
+        std::string directory = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/kernite-seed-XXXXXX";
+        if (!mkdtemp(directory.data()))
+            return std::string("cannot create the seed directory: ") + std::strerror(errno);
+        m_directory = directory;
+        std::string path = m_directory + "/seed-XXXXXX";
+        int fd = mkstemp(path.data()); // 0600
+        if (fd < 0)
+            return std::string("cannot create the seed file: ") + std::strerror(errno);
+        m_path = path;
+        u8 contents[seed_size] = { 'K', 'S', 'E', 'E', 'D', '0', '0', '1' };
+        bool ok = fill_random(contents + magic_size, seed_size - magic_size);
+        ok = ok && write_fully(fd, contents, sizeof(contents));
+        explicit_bzero(contents, sizeof(contents));
+        ok = close(fd) == 0 && ok;
+        if (!ok)
+            return std::string("cannot write the seed file: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+
+    std::string const& path() const { return m_path; }
+
+    void remove()
+    {
+        if (!m_path.empty())
+            (void)unlink(m_path.c_str());
+        if (!m_directory.empty())
+            (void)rmdir(m_directory.c_str());
+        m_path.clear();
+        m_directory.clear();
+    }
+
+private:
+    static constexpr usize magic_size = 8;
+    static constexpr usize seed_size = magic_size + 32; // kernel/boot/pvh.h seed_module_size
+    std::string m_directory;
+    std::string m_path;
+};
+
+std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& plan, bool kvm_usable,
+    std::string const& seed_path)
 {
-    return {
+    // `--no-entropy-seed` (testing only) also hides RDRAND/RDSEED, so that the guest has no source at all.
+    std::string cpu = kvm_usable ? "host,-arch-capabilities" : "max";
+    if (plan.options.no_entropy_seed)
+        cpu += ",-rdrand,-rdseed";
+    std::vector<std::string> arguments = {
         qemu,
         "-M",
         "microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on",
@@ -55,7 +113,7 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
         // PVM (PLATFORM.md) rejects QEMU's write of IA32_ARCH_CAPABILITIES (MSR 0x10a) and QEMU aborts;
         // the kernel does not read that MSR, so it is hidden everywhere rather than detected.
         "-cpu",
-        kvm_usable ? "host,-arch-capabilities" : "max",
+        cpu,
         "-nodefaults",
         "-no-user-config",
         "-display",
@@ -74,6 +132,11 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
         "-serial",
         "chardev:console",
     };
+    if (!seed_path.empty()) {
+        arguments.push_back("-initrd");
+        arguments.push_back(seed_path);
+    }
+    return arguments;
 }
 
 class QemuSession {
@@ -175,7 +238,18 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
         report_error(std::string("pipe failed: ") + std::strerror(errno));
         return exit_status_cannot_start;
     }
-    std::vector<std::string> arguments = qemu_arguments(*qemu, plan, kvm_usable);
+    SeedModule seed;
+    if (!plan.options.no_entropy_seed) {
+        if (auto error = seed.create()) {
+            report_error(*error);
+            return exit_status_cannot_start;
+        }
+    }
+    // `--no-entropy-seed` runs under TCG: there QEMU's `-rdrand,-rdseed` is honoured (PVM, PLATFORM.md, shows
+    // the guest the host's CPUID bits whatever QEMU asks), so the guest really has no source.
+    if (plan.options.no_entropy_seed)
+        kvm_usable = false;
+    std::vector<std::string> arguments = qemu_arguments(*qemu, plan, kvm_usable, seed.path());
     std::vector<char*> argv;
     for (auto& argument : arguments)
         argv.push_back(argument.data());
@@ -236,6 +310,7 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
     if (timed_out || stop)
         kill(pid, SIGKILL);
     int status = wait_for(pid);
+    seed.remove();
     if (timed_out) {
         report_error("timeout after " + plan.options.timeout_text + " s");
         return exit_status_timeout;

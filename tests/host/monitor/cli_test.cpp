@@ -151,3 +151,17 @@ TEST(Cli, KernelResolution)
     EXPECT_FALSE(resolve_kernel_path("fast", "/x").ok());
     EXPECT_FALSE(resolve_kernel_path("k.elf", "/x").ok()); // no '/': a profile name, and not a known one
 }
+
+// `--no-entropy-seed` is a hidden testing option (tests/guest: a boot without entropy is refused).
+TEST(Cli, NoEntropySeedIsAHiddenTestingFlag)
+{
+    auto defaults = parse({ "run" });
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_FALSE(defaults.value().run.no_entropy_seed);
+    auto command = parse({ "run", "--vmm", "qemu", "--no-entropy-seed" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    EXPECT_TRUE(command.value().run.no_entropy_seed);
+    EXPECT_FALSE(parse({ "run", "--no-entropy-seed=yes" }).ok());
+    EXPECT_EQ(usage_text().find("no-entropy-seed"), std::string::npos);
+    EXPECT_EQ(run_usage_line().find("no-entropy-seed"), std::string::npos);
+}

@@ -1,0 +1,284 @@
+// heap_hardened_vs_plain (issue 5, item 7): the hardened heap against a plain size-class allocator in the same
+// run, on the allocation pattern of a server (per-request temporaries of mixed sizes, long-lived connection
+// state, a cache that keeps some objects for a while). Prints the throughput ratio and both allocators' memory
+// overhead. Host code: it measures the allocator's own work, not ring-0 emulation (docs/platform-notes.md).
+#include "../../tests/host/heap/mmap_page_source.h"
+#include "plain_heap.h"
+
+#include <benchmark/benchmark.h>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace kernite::heap;
+
+namespace {
+
+struct Operation {
+    bool allocate;
+    u32 slot; // index into the replay's pointer table
+    u32 size;
+};
+
+struct Trace {
+    std::vector<Operation> operations;
+    u32 slots { 0 };
+    usize midpoint { 0 }; // where the memory overhead is measured
+};
+
+// A deterministic server-like trace: 64 connections, each request allocates 4-12 temporaries (70% up to 128 B,
+// 25% up to 2 KiB, 5% up to 16 KiB: bodies) and frees them at its end; one in four requests keeps an object in a
+// 512-entry FIFO cache; connection state (256 B-1 KiB) is replaced every ~100 requests. Ends with everything freed.
+Trace make_trace()
+{
+    std::mt19937_64 random(42);
+    Trace trace;
+    std::vector<u32> free_slots;
+    auto take_slot = [&] {
+        if (!free_slots.empty()) {
+            u32 slot = free_slots.back();
+            free_slots.pop_back();
+            return slot;
+        }
+        return trace.slots++;
+    };
+    auto allocate = [&](u32 size) {
+        u32 slot = take_slot();
+        trace.operations.push_back({ true, slot, size });
+        return slot;
+    };
+    auto release = [&](u32 slot) {
+        trace.operations.push_back({ false, slot, 0 });
+        free_slots.push_back(slot);
+    };
+    auto request_size = [&]() -> u32 {
+        u64 kind = random() % 100;
+        if (kind < 70)
+            return 8 + random() % 121;
+        if (kind < 95)
+            return 129 + random() % 1920;
+        return 2049 + random() % (16 * 1024 - 2048);
+    };
+
+    constexpr unsigned connection_count = 64;
+    constexpr unsigned cache_capacity = 512;
+    constexpr unsigned request_count = 12000;
+    std::vector<u32> connections;
+    for (unsigned i = 0; i < connection_count; ++i)
+        connections.push_back(allocate(256 + random() % 769));
+    std::vector<u32> cache;
+    usize cache_head = 0;
+    for (unsigned request = 0; request < request_count; ++request) {
+        if (request == request_count / 2)
+            trace.midpoint = trace.operations.size();
+        unsigned connection = random() % connection_count;
+        if (random() % 100 == 0) {
+            release(connections[connection]);
+            connections[connection] = allocate(256 + random() % 769);
+        }
+        std::vector<u32> temporaries;
+        unsigned count = 4 + random() % 9;
+        for (unsigned i = 0; i < count; ++i)
+            temporaries.push_back(allocate(request_size()));
+        if (random() % 4 == 0) {
+            u32 kept = temporaries.back();
+            temporaries.pop_back();
+            if (cache.size() < cache_capacity) {
+                cache.push_back(kept);
+            } else {
+                release(cache[cache_head]);
+                cache[cache_head] = kept;
+                cache_head = (cache_head + 1) % cache_capacity;
+            }
+        }
+        std::shuffle(temporaries.begin(), temporaries.end(), random);
+        for (u32 slot : temporaries)
+            release(slot);
+    }
+    for (u32 slot : cache)
+        release(slot);
+    for (u32 slot : connections)
+        release(slot);
+    return trace;
+}
+
+Trace const& trace()
+{
+    static Trace const instance = make_trace();
+    return instance;
+}
+
+// Pages are recycled instead of going back to the kernel with munmap: the kernel's page source is a frame bitmap
+// and a page-table update, not two system calls, and a syscall per large block would swamp the allocators' own
+// work. Guarded blocks keep their PROT_NONE guards while pooled.
+class PooledPageSource final : public PageSource {
+public:
+    void* allocate_pages(usize count) override { return take(m_plain, count, false); }
+    void free_pages(void* pages, usize count) override
+    {
+        m_plain[count].push_back(pages);
+        m_in_use -= count;
+    }
+    void* allocate_guarded(usize count) override { return take(m_guarded, count, true); }
+    void free_guarded(void* pages, usize count) override
+    {
+        m_guarded[count].push_back(pages);
+        m_in_use -= count;
+    }
+    usize pages_in_use() const { return m_in_use; }
+
+private:
+    void* take(std::map<usize, std::vector<void*>>& pool, usize count, bool guarded)
+    {
+        m_in_use += count;
+        auto& list = pool[count];
+        if (!list.empty()) {
+            void* pages = list.back();
+            list.pop_back();
+            return pages;
+        }
+        return guarded ? m_source.allocate_guarded(count) : m_source.allocate_pages(count);
+    }
+    MmapPageSource m_source;
+    std::map<usize, std::vector<void*>> m_plain;
+    std::map<usize, std::vector<void*>> m_guarded;
+    usize m_in_use { 0 };
+};
+
+u64 g_random_state = 0x9e3779b97f4a7c15ull;
+u64 fast_random()
+{
+    g_random_state ^= g_random_state >> 12;
+    g_random_state ^= g_random_state << 25;
+    g_random_state ^= g_random_state >> 27;
+    return g_random_state * 0x2545f4914f6cdd1dull;
+}
+
+void fast_random_bytes(void* buffer, usize length)
+{
+    for (usize i = 0; i < length; i += 8) {
+        u64 value = fast_random();
+        std::memcpy(static_cast<u8*>(buffer) + i, &value, length - i < 8 ? length - i : 8);
+    }
+}
+
+void fatal_misuse(Misuse misuse, void const*, char const* message)
+{
+    std::fprintf(stderr, "heap misuse in the benchmark: %s: %s\n", misuse_name(misuse), message);
+    std::abort();
+}
+
+// Replays operations [0, end). `fill`: the program writes each object whole (a server filling its buffers);
+// otherwise it touches one byte (the allocators' own work only).
+template<typename Heap>
+void replay(Heap& heap, std::vector<void*>& pointers, usize end, bool fill = false)
+{
+    auto const& operations = trace().operations;
+    for (usize i = 0; i < end; ++i) {
+        Operation const& operation = operations[i];
+        if (operation.allocate) {
+            void* pointer = heap.allocate(operation.size);
+            if (fill)
+                std::memset(pointer, 0x5a, operation.size);
+            else
+                static_cast<u8*>(pointer)[0] = 1;
+            benchmark::DoNotOptimize(pointer);
+            pointers[operation.slot] = pointer;
+        } else {
+            heap.deallocate(pointers[operation.slot]);
+        }
+    }
+}
+
+struct HardenedFixture {
+    PooledPageSource pages;
+    HardenedHeap heap { pages, fast_random_bytes, fatal_misuse };
+    usize pages_in_use() const { return pages.pages_in_use(); }
+};
+struct PlainFixture {
+    PooledPageSource pages;
+    PlainHeap heap { pages };
+    usize pages_in_use() const { return pages.pages_in_use(); }
+};
+
+template<typename Fixture, bool fill>
+void heap_server_pattern(benchmark::State& state)
+{
+    Fixture fixture;
+    std::vector<void*> pointers(trace().slots);
+    replay(fixture.heap, pointers, trace().operations.size(), fill); // warm: slabs exist
+    for (auto _ : state)
+        replay(fixture.heap, pointers, trace().operations.size(), fill);
+    state.SetItemsProcessed(static_cast<i64>(state.iterations() * trace().operations.size()));
+}
+BENCHMARK_TEMPLATE(heap_server_pattern, PlainFixture, false);
+BENCHMARK_TEMPLATE(heap_server_pattern, HardenedFixture, false);
+BENCHMARK_TEMPLATE(heap_server_pattern, PlainFixture, true);
+BENCHMARK_TEMPLATE(heap_server_pattern, HardenedFixture, true);
+
+// Pages held at the trace's midpoint (guard pages are address space only and are not counted) against the
+// bytes the program asked for.
+template<typename Fixture>
+double memory_ratio(usize* pages_out, usize* live_out)
+{
+    Fixture fixture;
+    std::vector<void*> pointers(trace().slots);
+    replay(fixture.heap, pointers, trace().midpoint);
+    usize live = 0;
+    std::map<u32, u32> live_slots;
+    for (usize i = 0; i < trace().midpoint; ++i) {
+        auto const& operation = trace().operations[i];
+        if (operation.allocate)
+            live_slots[operation.slot] = operation.size;
+        else
+            live_slots.erase(operation.slot);
+    }
+    for (auto [slot, size] : live_slots)
+        live += size;
+    *pages_out = fixture.pages_in_use();
+    *live_out = live;
+    return static_cast<double>(fixture.pages_in_use() * page_size) / static_cast<double>(live);
+}
+
+class RatioReporter : public benchmark::ConsoleReporter {
+public:
+    void ReportRuns(std::vector<Run> const& runs) override
+    {
+        ConsoleReporter::ReportRuns(runs);
+        for (auto const& run : runs)
+            if (run.run_type == Run::RT_Iteration && !run.error_occurred)
+                m_time_per_iteration[run.benchmark_name()] = run.GetAdjustedRealTime();
+    }
+    std::map<std::string, double> m_time_per_iteration;
+};
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    benchmark::Initialize(&argc, argv);
+    RatioReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+
+    std::printf("\ntrace: %zu operations (%zu allocations), server pattern\n", trace().operations.size(),
+        trace().operations.size() / 2);
+    for (char const* variant : { "false", "true" }) {
+        double plain = reporter.m_time_per_iteration[std::string("heap_server_pattern<PlainFixture, ") + variant + ">"];
+        double hardened
+            = reporter.m_time_per_iteration[std::string("heap_server_pattern<HardenedFixture, ") + variant + ">"];
+        if (plain > 0 && hardened > 0)
+            std::printf("heap_hardened_vs_plain (%s): throughput ratio %.3f (goal >= 0.9, aim 0.97)\n",
+                variant[0] == 't' ? "objects filled by the program" : "allocator only", plain / hardened);
+    }
+    usize plain_pages = 0, plain_live = 0, hardened_pages = 0, hardened_live = 0;
+    double plain_ratio = memory_ratio<PlainFixture>(&plain_pages, &plain_live);
+    double hardened_ratio = memory_ratio<HardenedFixture>(&hardened_pages, &hardened_live);
+    std::printf("memory at the midpoint (%zu live bytes): plain %zu pages (%.2fx live), hardened %zu pages "
+                "(%.2fx live): hardened overhead %.2fx plain\n",
+        plain_live, plain_pages, plain_ratio, hardened_pages, hardened_ratio, hardened_ratio / plain_ratio);
+    return 0;
+}
