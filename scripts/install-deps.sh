@@ -17,6 +17,7 @@ packages=(
     util-linux                           # make bench/test helpers (taskset, ...)
     coreutils                            # od, dd, truncate, timeout, stat: malformed-image tests, bench
     gawk                                 # tests and bench parse headers and JSON with awk
+    python3                              # tests/host/monitor/smoke.sh parses the events file as JSON
     musl-tools                           # static-PIE test programs (musl-gcc)
     busybox-static                       # a ready static program for differential tests
 )

@@ -45,7 +45,10 @@ expect small-memory 7 -- run --kernel "$fixtures/hello.elf" --mem 4M
 
 expect event 125 -- run --kernel "$fixtures/event.elf" --events "$work/events.json"
 stderr_has event 'kernite: security event wx-violation: fixture \"quoted\" \u0001 write\u0009\\ \u00ff at 0xffffffff80101234 (fixture_write_ro) addr 0xffffffff80200000'
-if command -v python3 >/dev/null; then
+# The events file must parse as JSON with the exact fields (python3 comes from scripts/install-deps.sh).
+if ! command -v python3 >/dev/null; then
+    fail "event: python3 is missing (scripts/install-deps.sh installs it): cannot check the events file"
+else
     python3 - "$work/events.json" <<'PY' || fail "event: events file is wrong: $(cat "$work/events.json")"
 import json, re, sys
 lines = open(sys.argv[1], encoding="ascii").read().splitlines()
