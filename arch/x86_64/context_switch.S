@@ -4,26 +4,18 @@
  * No SSE/x87 state: the kernel is built with -mgeneral-regs-only. RFLAGS is not switched: interrupts are off
  * on both sides of the switch and each thread restores its own IF when it leaves the scheduler.
  */
+#include "callee_saved.inc"
+
     .section .text
 
 /* void arch_context_switch(u64* save_rsp [rdi], u64 next_rsp [rsi]) */
     .globl arch_context_switch
     .type arch_context_switch, @function
 arch_context_switch:
-    pushq %rbx
-    pushq %rbp
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_CALLEE_SAVED
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
+    POP_CALLEE_SAVED
     ret
     .size arch_context_switch, . - arch_context_switch
 

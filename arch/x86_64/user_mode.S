@@ -1,6 +1,8 @@
 /*
  * User mode entry and exit, and the `syscall` entry point (arch/x86_64/user_mode.h).
  */
+#include "callee_saved.inc"
+
     .section .text
 
 /*
@@ -11,12 +13,7 @@
     .globl arch_enter_user
     .type arch_enter_user, @function
 arch_enter_user:
-    pushq %rbx
-    pushq %rbp
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_CALLEE_SAVED
     movq %rsp, (%rdx)
     pushq $0x1b             /* SS: user data, RPL 3 (descriptors.h) */
     pushq %rsi              /* RSP */
@@ -48,12 +45,7 @@ arch_enter_user:
 arch_leave_user:
     movq %rdi, %rsp
     movq %rsi, %rax
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
+    POP_CALLEE_SAVED
     ret
     .size arch_leave_user, . - arch_leave_user
 
