@@ -345,7 +345,47 @@ figure_boot_instructions()
         "$(show boot_instructions_thousands)" "-" "-"
 }
 
-figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions)
+# KASLR: over 24 boots (issue 4), how many bits of the kernel's base vary. With 24 samples a truly random bit
+# stays constant with probability 2^-23, so the count of bits that took both values measures the entropy.
+figure_aslr()
+{
+    local boots=${BENCH_ASLR_BOOTS:-24} base changed=0 first="" i
+    if [[ -n $kvm_reason ]]; then
+        figure_null aslr_bits_kernel "$kvm_reason"
+        return
+    fi
+    for ((i = 0; i < boots; i++)); do
+        base=$("$kernite" run --vmm kvm --timeout 30 --print-layout --cmdline quick 2>&1 >/dev/null \
+            | awk '/^layout kernel / { print $3 }')
+        if [[ -z $base ]]; then
+            figure_null aslr_bits_kernel "a boot printed no 'layout kernel' line" error
+            return
+        fi
+        [[ -n $first ]] || first=$base
+        changed=$((changed | (base ^ first)))
+    done
+    local bits=0
+    for ((i = 0; i < 64; i++)); do
+        (((changed >> i) & 1)) && bits=$((bits + 1))
+    done
+    json_set aslr_bits_kernel "$bits"
+    json_set aslr_boots "$boots"
+    row_goal "kernel base, random bits over $boots boots" aslr_bits_kernel " bits" ">= 30 (Linux KASLR: 9)" ge 30
+
+    # What KASLR costs at boot: the same quick boot with and without it, side by side.
+    if measure aslr "$runs" "$(printf '%q ' "$kernite" run --vmm kvm --cmdline quick)" \
+        "$(printf '%q ' "$kernite" run --vmm kvm --no-aslr --cmdline quick)"; then
+        json_set boot_aslr_median_ms "${medians[0]}"
+        json_set boot_no_aslr_median_ms "${medians[1]}"
+        json_set aslr_boot_ratio "$(ratio boot_aslr_median_ms boot_no_aslr_median_ms)"
+    else
+        figure_null aslr_boot_ratio "$sanity_error" error
+    fi
+    row "boot with / without KASLR (quick)" "$(show aslr_boot_ratio "x")" "-" "-"
+}
+
+figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
+    figure_aslr)
 
 # ---------------------------------------------------------------------------------------------------------
 for tool in hyperfine strip awk; do

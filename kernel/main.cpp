@@ -5,6 +5,7 @@
 #include <kernel/boot/cmdline.h>
 #include <kernel/boot/timeline.h>
 #include <kernel/demo.h>
+#include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/kernel_image.h>
@@ -77,10 +78,10 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     for (InitFunction* init = __init_array_start; init && init < __init_array_end; ++init)
         (*init)();
     boot::mark_at("parse", params->stage_tsc[0]);
-    boot::mark_at("frames", params->stage_tsc[1]);
-    boot::mark_at("tables", params->stage_tsc[2]);
-    boot::mark_at("relocate", params->stage_tsc[3]);
-    boot::mark_at("seed+canary", params->stage_tsc[4]);
+    boot::mark_at("seed+canary", params->stage_tsc[1]);
+    boot::mark_at("frames", params->stage_tsc[2]);
+    boot::mark_at("tables", params->stage_tsc[3]);
+    boot::mark_at("relocate", params->stage_tsc[4]);
     boot::mark("high-half");
     mm::initialize(*params);
     boot::mark("mm");
@@ -109,6 +110,15 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
         "baseline",
 #endif
         params->relocated_by_loader ? "relocated by the monitor" : "self-relocated");
+    if (boot::cmdline_has(params->cmdline, "no-aslr"))
+        klog("warning: ASLR is off (no-aslr): the kernel is at its link address 0x%lx; for debugging only",
+            params->kernel_virt_base);
+    if (boot::cmdline_has(params->cmdline, "print-layout")) {
+        // One line per randomized region, `layout <region> 0x<hex>` (DESIGN.md), on stderr for the host to read.
+        char line[64];
+        usize length = format(line, sizeof(line), "layout kernel 0x%lx\n", params->kernel_virt_base);
+        platform::console_write(abi::ConsoleStream::Stderr, line, length);
+    }
     if (boot::cmdline_has(params->cmdline, "boot-timeline"))
         boot::print_timeline(params->boot_tsc);
     // `print-canary`: for the test that canaries and seeds differ across boots (tests/guest/entropy-differs.sh).

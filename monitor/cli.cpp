@@ -66,6 +66,14 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.verbose = true;
             continue;
         }
+        if (argument == "--no-aslr") {
+            options.no_aslr = true;
+            continue;
+        }
+        if (argument == "--print-layout") {
+            options.print_layout = true;
+            continue;
+        }
         if (argument == "--no-entropy-seed") { // hidden testing option, see RunOptions::no_entropy_seed
             options.no_entropy_seed = true;
             continue;
@@ -209,6 +217,10 @@ Result<std::string> build_kernel_cmdline(RunOptions const& options)
     };
     if (!options.crashtest.empty())
         append("crashtest=" + options.crashtest);
+    if (options.no_aslr)
+        append("no-aslr");
+    if (options.print_layout)
+        append("print-layout");
     for (auto const& extra : options.cmdline_extra)
         append(extra);
     if (cmdline.size() + 1 > abi::max_cmdline_length)
@@ -249,7 +261,7 @@ std::string format_crash_test_list()
 std::string run_usage_line()
 {
     return "usage: kernite run [--vmm kvm|qemu] [--mem SIZE] [--timeout SECONDS] [--kernel PROFILE|PATH] "
-           "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [-v]\n";
+           "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [--print-layout] [--no-aslr] [-v]\n";
 }
 
 std::string usage_text()
@@ -269,6 +281,8 @@ std::string usage_text()
            "  --events FILE           write security events as JSON lines to FILE\n"
            "  --crashtest NAME|list   make the kernel commit the named bug; 'list' prints the names\n"
            "  --cmdline STRING        extra kernel command-line tokens\n"
+           "  --print-layout          print `layout <region> 0x<address>` for each randomized region on stderr\n"
+           "  --no-aslr               place the kernel at its link address (debugging only; the kernel says so)\n"
            "  -v, --verbose           say what the monitor does\n"
            "\n"
            "Exit status: the program's status; 125 security stop or panic; 124 timeout; 127 could not start.\n";

@@ -34,6 +34,8 @@ struct RunOptions {
     bool crashtest_list { false };
     std::vector<std::string> cmdline_extra;
     bool verbose { false };
+    bool no_aslr { false };      // kernel at its link address (the kernel warns on every such boot)
+    bool print_layout { false }; // the kernel prints its randomized regions
     // Hidden, for testing only (tests/guest: the kernel must refuse to boot without entropy): the QEMU backend
     // passes no seed module. Not in the usage text; the KVM monitor always gives a seed and refuses this flag.
     bool no_entropy_seed { false };

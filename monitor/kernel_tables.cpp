@@ -1,9 +1,12 @@
 #include "kernel_tables.h"
 
+#include "io.h"
+
 #include <elf/notes.h>
 #include <elf/relocations.h>
 #include <paging/kernel_layout.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -59,26 +62,81 @@ private:
 
 } // namespace
 
-Result<KernelTables> build_kernel_tables(KernelFile const& file, elf::LoadableImage const& image, GuestMemory& memory,
-    u64 virt_base)
+namespace {
+
+struct LayoutNote {
+    bool present { false };
+    paging::LayoutNoteHeader header {};
+    paging::LayoutRange ranges[paging::max_layout_ranges] {};
+};
+
+// The image's layout note (libs/paging/kernel_layout.h), checked; `present` is false when there is none.
+Result<LayoutNote> read_layout_note(KernelFile const& file, elf::LoadableImage const& image)
 {
-    if (image.segment_count == 0)
-        return fail("kernel image has no loadable segment");
+    LayoutNote layout;
     auto note = elf::find_note(file.bytes.get(), file.size, image, "Kernite", paging::layout_note_type);
     if (note.is_error() && note.error().code() == ENOENT)
-        return KernelTables { 0, 0 };
+        return layout;
     if (note.is_error())
         return fail(std::string("bad kernel layout note: ") + note.error().reason());
-    paging::LayoutNoteHeader header;
+    auto& header = layout.header;
     if (note.value().size < sizeof(header))
         return fail("kernel layout note too small");
     std::memcpy(&header, file.bytes.get() + note.value().file_offset, sizeof(header));
     if (header.version != paging::layout_version || header.count == 0 || header.count > paging::max_layout_ranges
         || note.value().size != sizeof(header) + header.count * sizeof(paging::LayoutRange))
         return fail("kernel layout note malformed or of an unknown version");
-    paging::LayoutRange ranges[paging::max_layout_ranges];
-    std::memcpy(ranges, file.bytes.get() + note.value().file_offset + sizeof(header), header.count * sizeof(ranges[0]));
+    std::memcpy(layout.ranges, file.bytes.get() + note.value().file_offset + sizeof(header),
+        header.count * sizeof(paging::LayoutRange));
+    layout.present = true;
+    return layout;
+}
 
+// Size of the loaded image, first PT_LOAD byte to the end of the last one's memory, page-aligned.
+u64 image_span(elf::LoadableImage const& image)
+{
+    u64 low = ~0ull, high = 0;
+    for (u32 i = 0; i < image.segment_count; ++i) {
+        low = std::min(low, image.segments[i].virtual_address);
+        high = std::max(high, image.segments[i].virtual_address + image.segments[i].memory_size);
+    }
+    u64 aligned = 0;
+    return image.segment_count && ktl::align_up(high - low, page_size, &aligned) ? aligned : 0;
+}
+
+} // namespace
+
+Result<u64> choose_kernel_virt_base(KernelFile const& file, elf::LoadableImage const& image, bool no_aslr)
+{
+    auto layout = read_layout_note(file, image);
+    if (!layout.ok())
+        return fail(layout.error());
+    u64 link = elf::link_base(image);
+    if (no_aslr || !layout.value().present)
+        return link; // --no-aslr (the kernel warns), or not a Kernite kernel: its image says nothing about where it may go
+    auto const& header = layout.value().header;
+    u64 random = 0;
+    if (!fill_random(&random, sizeof(random)))
+        return fail(std::string("getrandom failed: ") + std::strerror(errno));
+    u64 base = paging::choose_kernel_base(header.aslr_window_base, header.aslr_window_size, image_span(image), random);
+    if (base == 0 || !paging::is_canonical(base))
+        return fail("the kernel image does not fit its KASLR window");
+    return base;
+}
+
+Result<KernelTables> build_kernel_tables(KernelFile const& file, elf::LoadableImage const& image, GuestMemory& memory,
+    u64 virt_base)
+{
+    if (image.segment_count == 0)
+        return fail("kernel image has no loadable segment");
+    auto layout_or_error = read_layout_note(file, image);
+    if (!layout_or_error.ok())
+        return fail(layout_or_error.error());
+    auto const& layout = layout_or_error.value();
+    if (!layout.present)
+        return KernelTables { 0, 0 };
+    auto const& header = layout.header;
+    auto const* ranges = layout.ranges;
     // The image must be one linear piece: the same load-minus-virtual offset in every PT_LOAD.
     u64 link_base = elf::link_base(image);
     u64 delta = image.segments[0].load_address - image.segments[0].virtual_address; // wraps, like the CPU

@@ -16,6 +16,11 @@ struct KernelTables {
     u64 reserved_base; // the tables occupy [reserved_base, memory end): reported as Reserved to the kernel
 };
 
+// KASLR (docs/security-model.md "ASLR"): a page-aligned base drawn (host getrandom) from the window the image's
+// layout note gives, or the link base with `no_aslr` or for an image without the note. Fails loudly, never
+// falls back, when the image does not fit its window.
+Result<u64> choose_kernel_virt_base(KernelFile const& file, elf::LoadableImage const& image, bool no_aslr);
+
 // An image without a layout note gets {0, 0}: it builds its own tables (as every PVH boot does). A note that
 // is malformed, or a range outside the image, refuses the image.
 Result<KernelTables> build_kernel_tables(KernelFile const& file, elf::LoadableImage const& image, GuestMemory& memory,

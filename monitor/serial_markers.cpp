@@ -81,6 +81,13 @@ SerialMarker decode_serial_line(std::string_view line)
         return decode_event(line.substr(event_prefix.size()));
     if (line.starts_with(exit_prefix))
         return decode_exit(line.substr(exit_prefix.size()));
+    std::string_view const stderr_prefix = abi::serial_stderr_prefix;
+    if (line.starts_with(stderr_prefix)) {
+        SerialMarker marker;
+        marker.kind = SerialMarker::Kind::Stderr;
+        marker.text = line.substr(stderr_prefix.size());
+        return marker;
+    }
     return malformed("unknown marker line");
 }
 

@@ -16,6 +16,7 @@ struct SerialMarker {
         None,      // an ordinary console line: forward it
         Event,     // `event` holds the decoded (not yet validated) SecurityEvent
         Exit,      // `status` and `reason` hold the exit request
+        Stderr,    // `text` is a line the kernel wrote to its stderr stream
         Malformed, // starts with the marker but does not decode; `error` says why
     };
     Kind kind { Kind::None };
@@ -23,6 +24,7 @@ struct SerialMarker {
     i32 status { 0 };
     u32 reason { 0 };
     std::string error;
+    std::string text;
 };
 
 // `line` is one console line without its '\n'; a trailing '\r' is ignored.

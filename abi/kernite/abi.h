@@ -236,11 +236,14 @@ static_assert(sizeof(HcEvent) == sizeof(SecurityEvent) + 8);
 // hypercalls carry on the Kernite monitor, and the monitor strips them from the console stream:
 //   "\x1e" "kernite-event " <hex of SecurityEvent, 2 digits per byte> "\n"
 //   "\x1e" "kernite-exit " <decimal status> " " <decimal ExitReason> "\n"
-// followed by a write to isa-debug-exit, which ends QEMU.
+// followed by a write to isa-debug-exit, which ends QEMU. Lines the kernel writes to its stderr stream travel as
+//   "\x1e" "kernite-stderr " <the line, without its newline> "\n"
+// and the monitor writes them to its stderr; every other line goes to stdout.
 // ---------------------------------------------------------------------------------------------------------
 inline constexpr char serial_marker = '\x1e';
 inline constexpr char const serial_event_prefix[] = "kernite-event ";
 inline constexpr char const serial_exit_prefix[] = "kernite-exit ";
+inline constexpr char const serial_stderr_prefix[] = "kernite-stderr ";
 inline constexpr uint16_t qemu_debug_exit_port = 0xf4;
 
 } // namespace kernite::abi

@@ -36,7 +36,7 @@ struct BootParams {
     u64 page_table_root;    // physical address of the kernel PML4
     u64 relocations_applied;   // by early boot; 0 when the loader relocated the image
     bool relocated_by_loader; // abi::BootFlagRelocated
-    u64 stage_tsc[5]; // early boot milestones: parsed, frames ready, tables built, relocated, canary seeded
+    u64 stage_tsc[5]; // early boot milestones: parsed, generator seeded, frames ready, tables built, relocated
 };
 
 // Virtual memory layout (docs/architecture.md "Address space").
@@ -45,6 +45,11 @@ inline constexpr u64 kernel_stacks_base = 0xffffc00000000000ull; // stacks with 
 // Large heap allocations (kernel/mm/heap_hardened.cpp): each block after an unmapped guard page, addresses never
 // reused, so overflows and uses after free of large blocks fault.
 inline constexpr u64 kernel_heap_base = 0xffffd00000000000ull;
+// KASLR (docs/security-model.md "ASLR"): the kernel image goes anywhere page-aligned in this 16 TiB window (32
+// bits of entropy), which ends 1 GiB below the top so that the link base (0xffffffff80100000, used with
+// no-aslr) lies inside it. arch/x86_64/kernel.ld records the same values in the layout note.
+inline constexpr u64 kaslr_window_base = 0xfffff00000000000ull;
+inline constexpr u64 kaslr_window_size = 0x00000fffc0000000ull;
 inline constexpr u64 device_mmio_base = 0xffffe00000000000ull;   // device registers, UC+NX (xAPIC page first)
 
 } // namespace kernite

@@ -7,6 +7,7 @@
 //  - A fault here has no handler and becomes a triple fault, which the monitor reports; so every loader value
 //    is range-checked before it is dereferenced, and an impossible boot ends in early_halt().
 #include <kernel/boot/boot_params.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/boot/early.h>
 #include <kernel/boot/pvh.h>
 #include <kernel/mm/kernel_image.h>
@@ -232,11 +233,22 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     u64 link_base = image::link_base;
     params.kernel_phys_start = phys_start;
     params.kernel_phys_end = phys_end;
-    // The virtual base: the one the monitor relocated the image to, or ours. Issue 4 randomises it; until then
-    // it is the link base (relocation still runs, so the path that ASLR will use is exercised on every boot).
-    u64 virt_base = params.relocated_by_loader ? params.kernel_virt_base : link_base;
-    if (virt_base % paging::page_size != 0 || !paging::is_canonical(virt_base)
-        || virt_base < direct_map_base)
+    // The generator first (kernel/security/entropy.cpp): the base is drawn from it, and the stack canary (set at
+    // the end of this function, when no protected frame is live) is its first output. It also wipes the seed.
+    u64 canary = security::seed_entropy_early(params);
+    params.stage_tsc[1] = read_tsc();
+
+    // KASLR: the base the monitor chose and relocated the image to, or one drawn here from the window in the
+    // image's layout note, or (`no-aslr`, debugging only) the link base. Never a silent fallback: a base that
+    // cannot be placed stops the boot.
+    u64 image_size = phys_end - phys_start;
+    u64 virt_base = link_base;
+    if (params.relocated_by_loader)
+        virt_base = params.kernel_virt_base;
+    else if (!boot::cmdline_has(params.cmdline, "no-aslr"))
+        virt_base = paging::choose_kernel_base(kaslr_window_base, kaslr_window_size, image_size, security::early_random_u64());
+    if (virt_base == 0 || virt_base % paging::page_size != 0 || virt_base < kaslr_window_base
+        || virt_base - kaslr_window_base > kaslr_window_size - image_size)
         early_halt();
     params.kernel_virt_base = virt_base;
 
@@ -259,7 +271,7 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     g_physical_memory.reserve(0, 0x100000);
     g_physical_memory.reserve(phys_start, phys_end - phys_start + bitmap_bytes);
 
-    params.stage_tsc[1] = read_tsc();
+    params.stage_tsc[2] = read_tsc();
     // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X"): from the image's layout note,
     // by the same code the monitor uses (libs/paging/kernel_layout.h).
     u64 max_phys = 0;
@@ -270,7 +282,8 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
         paging::LayoutNoteHeader layout;
         copy_bytes(&layout, __kernite_layout, sizeof(layout));
         if (layout.version != paging::layout_version || layout.count > paging::max_layout_ranges
-            || layout.direct_map_base != direct_map_base)
+            || layout.direct_map_base != direct_map_base || layout.aslr_window_base != kaslr_window_base
+            || layout.aslr_window_size != kaslr_window_size)
             early_halt();
         paging::LayoutRange ranges[paging::max_layout_ranges];
         copy_bytes(ranges, __kernite_layout + sizeof(layout), layout.count * sizeof(paging::LayoutRange));
@@ -284,17 +297,15 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
             early_halt();
         params.page_table_root = root.value();
     }
-    params.stage_tsc[2] = read_tsc();
+    params.stage_tsc[3] = read_tsc();
 
     if (!params.relocated_by_loader)
         params.relocations_applied = relocate(phys_start, phys_end, link_base, virt_base);
-    params.stage_tsc[3] = read_tsc();
-
-    // The stack canary, before any code built with the stack protector runs on a frame it will check: output
-    // of the generator seeded from this boot's seed (monitor BootInfo or the PVH seed module) and RDSEED/RDRAND
-    // (kernel/security/entropy.cpp). seed_entropy_early() also wipes the seed copy in BootParams.
-    __stack_chk_guard = security::seed_entropy_early(params);
     params.stage_tsc[4] = read_tsc();
+
+    // The stack canary, before any code built with the stack protector runs on a frame it will check: the
+    // generator's first output, drawn above (seeded from this boot's seed and RDSEED/RDRAND).
+    __stack_chk_guard = canary;
 
     g_handoff.cr3 = params.page_table_root;
     g_handoff.stack = image::identity(__boot_stack_top) - phys_start + virt_base;

@@ -159,6 +159,14 @@ u64 seed_entropy_early(BootParams& params)
     return canary & ~0xffull;
 }
 
+u64 early_random_u64()
+{
+    u64 value = 0;
+    if (!g_state.drbg.generate(&value, sizeof(value)))
+        value = arch::read_tsc() * 0x9e3779b97f4a7c15ull; // not reached: seed_entropy_early() seeded it
+    return value;
+}
+
 void initialize_entropy(BootParams const& params)
 {
     auto const& status = g_state.status;

@@ -19,6 +19,9 @@ namespace kernite::security {
 // the boot.
 u64 seed_entropy_early(BootParams& params);
 
+// Early boot, after seed_entropy_early(): 64 bits from the generator (the kernel's KASLR base). Same rules.
+u64 early_random_u64();
+
 // kernel_main, once the console works: reports what seeded the generator; with no real source, refuses to
 // boot (`entropy-failure` event, exit 125) unless the command line has `insecure-entropy`, then warns.
 void initialize_entropy(BootParams const& params);

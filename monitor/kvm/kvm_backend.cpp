@@ -156,8 +156,13 @@ int run_with_kvm(RunPlan& plan, std::unique_ptr<kvm::Vm> vm)
         report_error("refusing kernel image " + plan.kernel_path + ": " + entry.error());
         return exit_status_cannot_start;
     }
-    // The kernel's virtual base is its link base until issue 4 randomises it here.
-    u64 kernel_virt_base = elf::link_base(plan.image);
+    // KASLR: the monitor picks the kernel's virtual base, relocates the image to it and builds its tables.
+    auto chosen_base = choose_kernel_virt_base(plan.kernel, plan.image, plan.options.no_aslr);
+    if (!chosen_base.ok()) {
+        report_error("refusing kernel image " + plan.kernel_path + ": " + chosen_base.error());
+        return exit_status_cannot_start;
+    }
+    u64 kernel_virt_base = chosen_base.value();
     if (auto relocated = relocate_kernel_image(plan.kernel, plan.image, *memory, kernel_virt_base); !relocated.ok()) {
         report_error("refusing kernel image " + plan.kernel_path + ": " + relocated.error());
         return exit_status_cannot_start;

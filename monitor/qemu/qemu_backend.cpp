@@ -156,6 +156,9 @@ public:
                 line.remove_suffix(1);
             (void)write_fully(STDOUT_FILENO, std::string(line) + "\n");
             return std::nullopt;
+        case SerialMarker::Kind::Stderr:
+            (void)write_fully(STDERR_FILENO, marker.text + "\n");
+            return std::nullopt;
         case SerialMarker::Kind::Malformed:
             report_error("malformed console marker from the guest: " + marker.error);
             return exit_status_security_stop;

@@ -7,10 +7,28 @@
 
 namespace kernite::platform::pvh {
 
-void console_write(abi::ConsoleStream, char const* data, usize length)
+void console_write(abi::ConsoleStream stream, char const* data, usize length)
 {
-    // One serial line carries both streams under QEMU; the monitor forwards it to stdout.
-    serial_write(data, length);
+    // One serial port carries both streams: stdout as is, stderr one marker line per line (abi.h), which the
+    // monitor writes to its stderr.
+    if (stream == abi::ConsoleStream::Stdout) {
+        serial_write(data, length);
+        return;
+    }
+    static constexpr char prefix[] = { abi::serial_marker, 'k', 'e', 'r', 'n', 'i', 't', 'e', '-', 's', 't', 'd', 'e',
+        'r', 'r', ' ' };
+    static_assert(sizeof(prefix) == 1 + sizeof(abi::serial_stderr_prefix) - 1);
+    while (length > 0) {
+        usize line = 0;
+        while (line < length && data[line] != '\n')
+            ++line;
+        serial_write(prefix, sizeof(prefix));
+        serial_write(data, line);
+        serial_write("\n", 1);
+        usize consumed = line < length ? line + 1 : line;
+        data += consumed;
+        length -= consumed;
+    }
 }
 
 void report_event(abi::SecurityEvent const& event)

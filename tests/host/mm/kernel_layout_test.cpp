@@ -74,3 +74,21 @@ TEST(KernelLayout, RefusesHostileLayouts)
     EXPECT_EQ(build_kernel_address_space(env, layout, 0, placement).error().code(), ENOEXEC);
     EXPECT_EQ(build_kernel_address_space(env, layout, max_layout_ranges + 1, placement).error().code(), ENOEXEC);
 }
+
+TEST(KernelLayout, KaslrBasesArePageAlignedAndInsideTheWindow)
+{
+    constexpr u64 window = 0xfffff00000000000ull, size = 0x00000fffc0000000ull, image = 0x2d000;
+    for (u64 random : { 0ull, 1ull, 0x8000000000000000ull, ~0ull, 0x123456789abcdef0ull }) {
+        u64 base = choose_kernel_base(window, size, image, random);
+        EXPECT_EQ(base % page_size, 0u);
+        EXPECT_GE(base, window);
+        EXPECT_LE(base + image, window + size) << std::hex << random;
+    }
+    EXPECT_EQ(choose_kernel_base(window, size, image, 0), window) << "the lowest random value: the window's start";
+    EXPECT_EQ(choose_kernel_base(window, size, image, ~0ull), window + size - image) << "the highest: its end";
+    // Every page position is reachable: about 2^32 of them in a 16 TiB window.
+    EXPECT_NE(choose_kernel_base(window, size, image, 1ull << 32), choose_kernel_base(window, size, image, 2ull << 32));
+    EXPECT_EQ(choose_kernel_base(window, 0x10000, 0x20000, 42), 0u) << "image larger than the window";
+    EXPECT_EQ(choose_kernel_base(window + 1, size, image, 42), 0u) << "unaligned window";
+    EXPECT_EQ(choose_kernel_base(window, size, 0, 42), 0u);
+}

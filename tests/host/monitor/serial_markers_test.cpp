@@ -80,3 +80,14 @@ TEST(SerialMarkers, MalformedEventMarkers)
     ASSERT_EQ(marker.kind, Kind::Event);
     EXPECT_TRUE(validate_event(marker.event)); // type 0
 }
+
+TEST(SerialMarkers, StderrMarker)
+{
+    auto marker = decode_serial_line(std::string("\x1e") + "kernite-stderr kernite: booted on qemu-pvh\r");
+    EXPECT_EQ(marker.kind, SerialMarker::Kind::Stderr);
+    EXPECT_EQ(marker.text, "kernite: booted on qemu-pvh");
+    auto empty = decode_serial_line(std::string("\x1e") + "kernite-stderr ");
+    EXPECT_EQ(empty.kind, SerialMarker::Kind::Stderr);
+    EXPECT_EQ(empty.text, "");
+    EXPECT_EQ(decode_serial_line(std::string("\x1e") + "kernite-stderrx").kind, SerialMarker::Kind::Malformed);
+}

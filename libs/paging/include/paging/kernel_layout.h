@@ -18,16 +18,32 @@
 namespace kernite::paging {
 
 inline constexpr u32 layout_note_type = 0x4b4c4159; // "KLAY"
-inline constexpr u64 layout_version = 1;
+inline constexpr u64 layout_version = 2;
 inline constexpr u64 max_layout_ranges = 32;
 
 struct LayoutNoteHeader {
     u64 version;
-    u64 count;           // LayoutRange entries that follow
-    u64 direct_map_base; // where the kernel expects RAM mapped (its phys_to_virt)
+    u64 count;              // LayoutRange entries that follow
+    u64 direct_map_base;    // where the kernel expects RAM mapped (its phys_to_virt)
+    u64 aslr_window_base;   // the kernel image may be placed anywhere in [base, base + size) (page-aligned)
+    u64 aslr_window_size;
     u64 reserved;
 };
-static_assert(sizeof(LayoutNoteHeader) == 32);
+static_assert(sizeof(LayoutNoteHeader) == 48);
+
+// KASLR: a page-aligned base for an image of `image_size` bytes inside the window, from 64 random bits. Every
+// page-aligned position is possible (the window's pages, less the image's, give the entropy: 2^32 positions for
+// a 16 TiB window). Returns 0 when the image does not fit.
+constexpr u64 choose_kernel_base(u64 window_base, u64 window_size, u64 image_size, u64 random)
+{
+    if (window_base % page_size != 0 || window_size % page_size != 0 || image_size == 0 || image_size > window_size)
+        return 0;
+    u64 positions = (window_size - ktl::align_down(image_size + page_size - 1, page_size)) / page_size + 1;
+    // Multiply-shift maps 64 random bits onto [0, positions) with a bias below positions / 2^64 (negligible).
+    __extension__ using u128 = unsigned __int128;
+    u64 index = static_cast<u64>((u128(random) * positions) >> 64);
+    return window_base + index * page_size;
+}
 
 struct LayoutRange {
     u64 start; // link-time virtual address, page-aligned
