@@ -114,29 +114,36 @@ constexpr u64 poison_word = 0x0101010101010101ull * HardenedHeap::poison_byte;
 
 void poison(u8* object, usize size) { __builtin_memset(object, HardenedHeap::poison_byte, size); }
 
-// Word-at-a-time check (slots are 16-byte aligned): no per-byte loop over large objects.
+// Checks every byte of [object, object + size). Requested sizes are random, so the loop's exit is the branch a
+// check cannot predict: there is one loop, over 32-byte blocks, and the remainder is one more 32-byte block that
+// overlaps the last (a byte checked twice costs little), not a word loop and a byte loop after it. Below 32
+// bytes, overlapping loads (like a small memcpy) replace loops altogether. General registers only: the kernel is
+// built with -mgeneral-regs-only; on the host the compiler may vectorise the block.
 bool poison_intact(u8 const* object, usize size)
 {
-    usize words = size / 8;
-    // Four independent lanes per step (no SSE in the kernel: -mgeneral-regs-only).
-    u64 lanes[4] = {};
-    usize i = 0;
-    for (; i + 4 <= words; i += 4) {
-        lanes[0] |= load_u64(object + i * 8) ^ poison_word;
-        lanes[1] |= load_u64(object + i * 8 + 8) ^ poison_word;
-        lanes[2] |= load_u64(object + i * 8 + 16) ^ poison_word;
-        lanes[3] |= load_u64(object + i * 8 + 24) ^ poison_word;
-    }
-    u64 difference = lanes[0] | lanes[1] | lanes[2] | lanes[3];
-    for (; i < words; ++i)
-        difference |= load_u64(object + i * 8) ^ poison_word;
-    if (size % 8 != 0) {
-        if (size >= 8) {
-            difference |= load_u64(object + size - 8) ^ poison_word; // the tail, overlapping the last word
-        } else {
-            for (usize j = 0; j < size; ++j)
-                difference |= object[j] ^ HardenedHeap::poison_byte;
-        }
+    u64 difference;
+    if (size >= 32) {
+        auto block = [&](u8 const* at) {
+            return (load_u64(at) ^ poison_word) | (load_u64(at + 8) ^ poison_word) | (load_u64(at + 16) ^ poison_word)
+                | (load_u64(at + 24) ^ poison_word);
+        };
+        difference = block(object + size - 32);
+        for (usize offset = 0; offset + 32 < size; offset += 32)
+            difference |= block(object + offset);
+    } else if (size >= 8) {
+        // Words at 0, 8, 16 (each clamped to end at `size`) and size - 8 cover [0, size).
+        usize last = size - 8;
+        difference = (load_u64(object) ^ poison_word) | (load_u64(object + (last < 8 ? last : 8)) ^ poison_word)
+            | (load_u64(object + (last < 16 ? last : 16)) ^ poison_word) | (load_u64(object + last) ^ poison_word);
+    } else if (size >= 4) {
+        u32 first, last;
+        __builtin_memcpy(&first, object, sizeof(first));
+        __builtin_memcpy(&last, object + size - 4, sizeof(last));
+        difference = (first ^ static_cast<u32>(poison_word)) | (last ^ static_cast<u32>(poison_word));
+    } else {
+        // 1 to 3 bytes: the first, the middle and the last byte cover them.
+        difference = (object[0] ^ HardenedHeap::poison_byte) | (object[size / 2] ^ HardenedHeap::poison_byte)
+            | (object[size - 1] ^ HardenedHeap::poison_byte);
     }
     return difference == 0;
 }
@@ -217,6 +224,9 @@ void* HardenedHeap::allocate_small(unsigned size_class, usize size)
         span->pages = pages;
         span->size_class = static_cast<u16>(size_class);
         span->capacity = static_cast<u16>(capacity_of(size_class));
+        // Slots past the capacity do not exist: mark them taken for good (never counted in `used`).
+        span->allocated[0] = span->capacity >= 64 ? 0 : ~0ull << span->capacity;
+        span->allocated[1] = span->capacity <= 64 ? ~0ull : span->capacity >= 128 ? 0 : ~0ull << (span->capacity - 64);
         for (usize page = 0; page < pages; ++page) {
             if (!insert(reinterpret_cast<uptr>(span->base) + page * page_size, span)) {
                 for (usize undo = 0; undo < page; ++undo)
@@ -235,13 +245,8 @@ void* HardenedHeap::allocate_small(unsigned size_class, usize size)
 
     if (span->used == 0 && span->quarantined == 0)
         --sc.empty_slabs;
+    // Bits past the capacity are set in `allocated` from the slab's creation: no mask to build here.
     u64 free_slots[2] = { ~(span->allocated[0] | span->quarantine[0]), ~(span->allocated[1] | span->quarantine[1]) };
-    if (span->capacity < 128) {
-        u64 valid[2] = { span->capacity >= 64 ? ~0ull : (1ull << span->capacity) - 1,
-            span->capacity <= 64 ? 0 : (1ull << (span->capacity - 64)) - 1 };
-        free_slots[0] &= valid[0];
-        free_slots[1] &= valid[1];
-    }
     // A random start among the slab's slots, one random byte each; the multiply-shift maps a byte onto
     // [0, capacity) with a bias under 1/256 per slot, which does not matter for placement.
     if (m_random_left == 0) {

@@ -197,6 +197,47 @@ TEST_F(HardenedHeapTest, WriteAfterFreeInTheLastBytesOfOddSizes)
     }
 }
 
+TEST_F(HardenedHeapTest, WriteAfterFreeAtEveryByteOfEverySizeShape)
+{
+    // The check has a path per size range (1-3, 4-7, 8-31 bytes by overlapping loads, 32 and up by 32-byte blocks
+    // with an overlapping last block): a write to any byte of the requested size is caught, on every path and at
+    // every block boundary.
+    for (usize size : { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 95, 96, 97, 200, 2048 }) {
+        for (usize offset = 0; offset < size; ++offset) {
+            g_reports.clear();
+            auto* object = static_cast<u8*>(heap.allocate(size));
+            heap.deallocate(object);
+            object[offset] ^= 0x80;
+            flush_quarantine(size <= 1000 ? 1500 : 100);
+            ASSERT_EQ(only_report(), Misuse::UseAfterFree) << "size " << size << " offset " << offset;
+        }
+    }
+}
+
+TEST_F(HardenedHeapTest, SlabsNeverHandOutSlotsPastTheirCapacity)
+{
+    // Classes whose slabs hold fewer than 128 slots (the bitmap's width): fill several slabs, every object must
+    // be a live allocation of its size and distinct, and freeing them all is clean.
+    for (usize size : { 16, 200, 1000, 2048 }) {
+        g_reports.clear();
+        std::vector<void*> objects;
+        std::set<void*> distinct;
+        for (int i = 0; i < 300; ++i) {
+            objects.push_back(heap.allocate(size));
+            ASSERT_NE(objects.back(), nullptr);
+            ASSERT_EQ(heap.allocation_size(objects.back()), size);
+            distinct.insert(objects.back());
+            memset(objects.back(), 0x33, size);
+        }
+        EXPECT_EQ(distinct.size(), objects.size()) << size;
+        for (void* object : objects)
+            heap.deallocate(object);
+        EXPECT_TRUE(g_reports.empty()) << size;
+    }
+    flush_quarantine(3000);
+    EXPECT_TRUE(g_reports.empty());
+}
+
 TEST_F(HardenedHeapTest, FreedMemoryIsPoisoned)
 {
     auto* object = static_cast<u8*>(heap.allocate(100));

@@ -109,7 +109,7 @@ public:
         u16 used;        // slots handed out
         u16 quarantined; // slots in quarantine
         bool in_partial;
-        u64 allocated[2];
+        u64 allocated[2]; // slots handed out, and the bits past `capacity` (slots that do not exist)
         u64 quarantine[2];
         u16 sizes[max_slots]; // requested size of each slot in use or in quarantine
     };
