@@ -149,21 +149,7 @@ private:
 };
 
 u64 g_random_state = 0x9e3779b97f4a7c15ull;
-u64 fast_random()
-{
-    g_random_state ^= g_random_state >> 12;
-    g_random_state ^= g_random_state << 25;
-    g_random_state ^= g_random_state >> 27;
-    return g_random_state * 0x2545f4914f6cdd1dull;
-}
-
-void fast_random_bytes(void* buffer, usize length)
-{
-    for (usize i = 0; i < length; i += 8) {
-        u64 value = fast_random();
-        std::memcpy(static_cast<u8*>(buffer) + i, &value, length - i < 8 ? length - i : 8);
-    }
-}
+void fast_random_bytes(void* buffer, usize length) { xorshift_fill(g_random_state, buffer, length); }
 
 void fatal_misuse(Misuse misuse, void const*, char const* message)
 {

@@ -29,36 +29,19 @@ constexpr u64 efer_nxe = 1ull << 11;
 constexpr u16 code_selector = 0x8;
 constexpr u16 data_selector = 0x10;
 
-// Intel SDM Vol. 3A 3.4.5: type 0xb = execute/read, accessed; L=1 makes it a 64-bit code segment.
-kvm_segment flat_code_segment()
+// A flat ring-0 segment (Intel SDM Vol. 3A 3.4.5): code is type 0xb (execute/read, accessed) with L=1, a 64-bit
+// code segment; data is type 0x3 (read/write, accessed) with D/B=1.
+kvm_segment flat_segment(u16 selector, bool code)
 {
     return { .base = 0,
         .limit = 0xffffffff,
-        .selector = code_selector,
-        .type = 0xb,
+        .selector = selector,
+        .type = static_cast<u8>(code ? 0xb : 0x3),
         .present = 1,
         .dpl = 0,
-        .db = 0,
+        .db = static_cast<u8>(code ? 0 : 1),
         .s = 1,
-        .l = 1,
-        .g = 1,
-        .avl = 0,
-        .unusable = 0,
-        .padding = 0 };
-}
-
-// Type 0x3 = read/write, accessed.
-kvm_segment flat_data_segment()
-{
-    return { .base = 0,
-        .limit = 0xffffffff,
-        .selector = data_selector,
-        .type = 0x3,
-        .present = 1,
-        .dpl = 0,
-        .db = 1,
-        .s = 1,
-        .l = 0,
+        .l = static_cast<u8>(code ? 1 : 0),
         .g = 1,
         .avl = 0,
         .unusable = 0,
@@ -78,8 +61,8 @@ Result<Ok> enter_long_mode(int vcpu_fd, u64 entry_gpa, u64 boot_info_gpa)
     sregs.cr4 = cr4_pae | cr4_osfxsr | cr4_osxmmexcpt;
     sregs.efer = efer_sce | efer_lme | efer_lma | efer_nxe;
     sregs.cr3 = pml4_gpa;
-    sregs.cs = flat_code_segment();
-    sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = flat_data_segment();
+    sregs.cs = flat_segment(code_selector, true);
+    sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = flat_segment(data_selector, false);
     // The kernel loads its own GDT and IDT before it can take an exception.
     sregs.gdt = { .base = 0, .limit = 0, .padding = {} };
     sregs.idt = { .base = 0, .limit = 0, .padding = {} };

@@ -24,22 +24,10 @@ std::vector<Report> g_reports;
 u64 g_random_state = 0x243f6a8885a308d3ull;
 bool g_random_called;
 
-u64 test_random()
-{
-    g_random_called = true;
-    // xorshift64*: deterministic per test (reset in SetUp), good enough to spread slot choices.
-    g_random_state ^= g_random_state >> 12;
-    g_random_state ^= g_random_state << 25;
-    g_random_state ^= g_random_state >> 27;
-    return g_random_state * 0x2545f4914f6cdd1dull;
-}
-
 void test_random_bytes(void* buffer, usize length)
 {
-    for (usize i = 0; i < length; i += 8) {
-        u64 value = test_random();
-        __builtin_memcpy(static_cast<u8*>(buffer) + i, &value, length - i < 8 ? length - i : 8);
-    }
+    g_random_called = true;
+    xorshift_fill(g_random_state, buffer, length);
 }
 
 void record(Misuse misuse, void const* pointer, char const* message)

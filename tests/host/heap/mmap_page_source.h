@@ -6,6 +6,24 @@
 
 namespace kernite::heap {
 
+// A deterministic xorshift64* stream for host tests and the benchmark (the kernel uses its DRBG): reproducible
+// slot choices, good enough to spread them.
+inline u64 xorshift_next(u64& state)
+{
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545f4914f6cdd1dull;
+}
+
+inline void xorshift_fill(u64& state, void* buffer, usize length)
+{
+    for (usize i = 0; i < length; i += 8) {
+        u64 value = xorshift_next(state);
+        __builtin_memcpy(static_cast<u8*>(buffer) + i, &value, length - i < 8 ? length - i : 8);
+    }
+}
+
 class MmapPageSource final : public PageSource {
 public:
     // `page_limit`: pages it hands out at most (guards not counted), to test out-of-memory paths.
