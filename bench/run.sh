@@ -6,6 +6,8 @@
 #   qemu_median_ms, qemu_vs_kvm_ratio                 the same kernel under `kernite run --vmm qemu`
 #   kernel_image_bytes                                stripped build/kernel/kernite-hardened.elf
 #   min_mem_mib                                       smallest --mem (MiB) that boots the demo, KVM
+#   syscall_ns, syscall_ratio_vs_linux,               bench/apps/run.sh: a getppid loop, the SQLite and the Lua
+#   sqlite_ratio_vs_linux, lua_ratio_vs_linux         test scripts, natively and under `kernite run` (issue 3)
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -384,8 +386,33 @@ figure_aslr()
     row "boot with / without KASLR (quick)" "$(show aslr_boot_ratio "x")" "-" "-"
 }
 
+# Real programs natively and under Kernite (issue 3 item 7): bench/apps/run.sh prints `name value` lines
+# (syscall_ns, syscall_ratio_vs_linux, sqlite_ratio_vs_linux, lua_ratio_vs_linux and their native and absolute
+# figures), merged here as they are. A figure it could not measure, or a failure of the script, is an error.
+figure_apps()
+{
+    local status=0 name value key
+    KERNITE_BIN=$kernite KERNITE_BUILD_DIR=$repo_root/build BENCH_WARMUP=$warmup \
+        bash "$repo_root/bench/apps/run.sh" >"$tmp/apps.out" 2>"$tmp/apps.err" || status=$?
+    # Its table and its errors, not hyperfine's progress.
+    awk '/^benchmark / { table = 1 } table || /^bench\/apps: /' "$tmp/apps.err" >&2
+    while read -r name value; do
+        [[ $name =~ ^[a-z0-9_]+$ && $value =~ ^(null|-?[0-9]+(\.[0-9]+)?)$ ]] && json_set "$name" "$value"
+    done <"$tmp/apps.out"
+    for key in syscall_ns syscall_ratio_vs_linux sqlite_ratio_vs_linux lua_ratio_vs_linux; do
+        if [[ $(json_get "$key") == null ]]; then
+            figure_null "$key" "bench/apps/run.sh (exit $status): $(grep -E "^bench/apps: (.* )?${key}[ :]" "$tmp/apps.err" \
+                | head -n 1 | sed 's/^bench\/apps: [a-z0-9_ ]*: //')" error
+        fi
+    done
+    row "getppid round trip under kernite run" "$(show syscall_ns " ns")" "-" "-"
+    row_goal "getppid round trip, kernite / Linux" syscall_ratio_vs_linux "x" "<= 1.0" le 1.0
+    row_goal "SQLite script, kernite / Linux" sqlite_ratio_vs_linux "x" "<= 1.2" le 1.2
+    row_goal "Lua script, kernite / Linux" lua_ratio_vs_linux "x" "<= 1.2" le 1.2
+}
+
 figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
-    figure_aslr)
+    figure_aslr figure_apps)
 
 # ---------------------------------------------------------------------------------------------------------
 for tool in hyperfine strip awk; do

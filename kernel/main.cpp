@@ -11,6 +11,7 @@
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
 #include <kernel/probes/ring3_probe.h>
+#include <kernel/process/loader.h>
 #include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
 #include <kernel/security/entropy.h>
@@ -100,6 +101,11 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     arch::enable_interrupts(); // the boot thread is now thread 0: preemptible, and the timer may fire
     boot::mark("sealed");
 
+    bool has_program = false;
+    for (u32 i = 0; i < params->module_count; ++i)
+        has_program |= __builtin_strcmp(params->modules[i].name, abi::module_name_program) == 0;
+    // With a program, the program's stderr is the user's: the kernel's boot line only with `verbose`.
+    if (!has_program || boot::cmdline_has(params->cmdline, "verbose"))
     klog("booted on %s in %lu us (profile %s, %s)", platform::name(),
         (arch::read_tsc() - params->boot_tsc) * 1000 / platform::tsc_khz(),
 #if defined(KERNITE_PROFILE_HARDENED)
@@ -137,6 +143,12 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     char crash_test[64];
     if (boot::cmdline_value(params->cmdline, "crashtest", crash_test, sizeof(crash_test)))
         run_crash_test_thread(crash_test);
+
+    // A program to run (issue 3): it owns the VM from here on.
+    for (u32 i = 0; i < params->module_count; ++i) {
+        if (__builtin_strcmp(params->modules[i].name, abi::module_name_program) == 0)
+            process::run_program(*params);
+    }
 
     if (boot::cmdline_has(params->cmdline, "ring3-probe"))
         platform::exit(probes::run_ring3_probe(), abi::ExitReason::Normal);

@@ -41,6 +41,19 @@ SplitOption split_option(std::string_view argument)
     return { argument, {}, false };
 }
 
+// `--env K=V`: K non-empty (it cannot contain '=': the first '=' ends it). V may be empty or contain '='.
+std::optional<std::string> check_environment_entry(std::string_view entry)
+{
+    auto equals = entry.find('=');
+    if (equals == std::string_view::npos)
+        return "--env needs NAME=VALUE, not '" + std::string(entry) + "'";
+    if (equals == 0)
+        return "--env '" + std::string(entry) + "' has an empty name";
+    return std::nullopt;
+}
+
+std::string_view environment_name(std::string_view entry) { return entry.substr(0, entry.find('=')); }
+
 Result<Command> parse_run(int argc, char const* const* argv, int index)
 {
     Command command;
@@ -74,6 +87,10 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.print_layout = true;
             continue;
         }
+        if (argument == "--strace") {
+            options.strace = true;
+            continue;
+        }
         if (argument == "--no-entropy-seed") { // hidden testing option, see RunOptions::no_entropy_seed
             options.no_entropy_seed = true;
             continue;
@@ -91,7 +108,8 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             return std::string_view(argv[++index]);
         };
         bool const takes_value = name == "--vmm" || name == "--mem" || name == "--timeout" || name == "--kernel"
-            || name == "--events" || name == "--crashtest" || name == "--cmdline";
+            || name == "--events" || name == "--crashtest" || name == "--cmdline" || name == "--rootfs"
+            || name == "--env" || name == "--isolation" || name == "--wx";
         if (!takes_value)
             return fail("unknown option '" + std::string(argument) + "'");
         auto value = take_value();
@@ -134,6 +152,28 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
         } else if (name == "--cmdline") {
             if (!value->empty())
                 options.cmdline_extra.emplace_back(*value);
+        } else if (name == "--rootfs") {
+            if (value->empty())
+                return fail("--rootfs needs a directory");
+            options.rootfs = *value;
+        } else if (name == "--env") {
+            if (auto error = check_environment_entry(*value))
+                return fail(*error);
+            options.environment.emplace_back(*value);
+        } else if (name == "--isolation") {
+            if (*value == "ring")
+                options.isolation = Isolation::Ring;
+            else if (*value == "none")
+                options.isolation = Isolation::None;
+            else
+                return fail("--isolation must be ring or none, not '" + std::string(*value) + "'");
+        } else if (name == "--wx") {
+            if (*value == "strict")
+                options.wx = WxMode::Strict;
+            else if (*value == "relaxed")
+                options.wx = WxMode::Relaxed;
+            else
+                return fail("--wx must be strict or relaxed, not '" + std::string(*value) + "'");
         }
     }
     return command;
@@ -153,6 +193,14 @@ Result<Command> parse_command_line(int argc, char const* const* argv)
     }
     if (first == "--version" || first == "version") {
         command.kind = Command::Kind::Version;
+        return command;
+    }
+    if (first == "checksec") {
+        auto options = parse_checksec_arguments(argc, argv, 2);
+        if (!options.ok())
+            return fail(options.error());
+        command.kind = Command::Kind::Checksec;
+        command.checksec = std::move(options.value());
         return command;
     }
     if (first == "run")
@@ -221,11 +269,39 @@ Result<std::string> build_kernel_cmdline(RunOptions const& options)
         append("no-aslr");
     if (options.print_layout)
         append("print-layout");
+    // The monitor owns the default isolation mode: with a program the kernel is always told which one.
+    if (options.isolation || !options.app.empty())
+        append(options.isolation.value_or(Isolation::Ring) == Isolation::Ring ? "isolation=ring" : "isolation=none");
+    if (options.wx == WxMode::Relaxed)
+        append("wx=relaxed");
+    if (options.strace)
+        append("strace");
+    if (options.verbose)
+        append("verbose");
     for (auto const& extra : options.cmdline_extra)
         append(extra);
     if (cmdline.size() + 1 > abi::max_cmdline_length)
         return fail("kernel command line is longer than " + std::to_string(abi::max_cmdline_length - 1) + " bytes");
     return cmdline;
+}
+
+std::vector<std::string> build_program_environment(RunOptions const& options)
+{
+    std::vector<std::string> environment(std::begin(default_program_environment),
+        std::end(default_program_environment));
+    for (auto const& entry : options.environment) {
+        bool replaced = false;
+        for (auto& existing : environment) {
+            if (environment_name(existing) == environment_name(entry)) {
+                existing = entry;
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced)
+            environment.push_back(entry);
+    }
+    return environment;
 }
 
 Result<std::string> resolve_kernel_path(std::string const& kernel, std::string const& exe_dir)
@@ -261,8 +337,52 @@ std::string format_crash_test_list()
 std::string run_usage_line()
 {
     return "usage: kernite run [--vmm kvm|qemu] [--mem SIZE] [--timeout SECONDS] [--kernel PROFILE|PATH] "
-           "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [--print-layout] [--no-aslr] [-v]\n";
+           "[--rootfs DIR] [--env K=V]... [--isolation ring|none] [--wx strict|relaxed] [--strace] "
+           "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [--print-layout] [--no-aslr] [-v] "
+           "[APP [-- ARGS...]]\n";
 }
+
+namespace {
+
+std::string run_options_text()
+{
+    std::string environment;
+    for (char const* entry : default_program_environment)
+        environment += std::string(environment.empty() ? "" : " ") + entry;
+    return "kernite run [OPTIONS] [APP [-- ARGS...]]: run APP, a static or static-PIE x86-64 Linux program, as a VM\n"
+           "(without APP: the kernel's built-in demo/self-check). Its stdout and stderr are kernite's, byte for byte,\n"
+           "and its exit status is kernite's. argv[0] is APP as typed. Environment: "
+        + environment
+        + ", then each --env.\n"
+          "\n"
+          "kernite run options:\n"
+          "  --vmm kvm|qemu          virtual machine monitor (default: kvm when /dev/kvm works, else qemu)\n"
+          "  --mem SIZE              guest memory, e.g. 64M, 1G (default 128M; 2M..16G)\n"
+          "  --timeout SECONDS       stop the VM after this long, exit 124 (default: none)\n"
+          "  --kernel PROFILE|PATH   hardened (default), debug, baseline, or an image path containing '/'\n"
+          "  --rootfs DIR            pack DIR (files, directories, symlinks) as the program's writable root\n"
+          "                          filesystem; writes stay in the VM (default: an empty root)\n"
+          "  --env K=V               add or replace an environment variable of the program (repeatable)\n"
+          "  --isolation ring|none   ring (default): the program runs in ring 3, the kernel is protected from it;\n"
+          "                          none: the program runs in ring 0 beside the kernel. Where guest ring-0 code is\n"
+          "                          emulated (nested KVM through PVM, docs/platform-notes.md) ring is also faster\n"
+          "  --wx strict|relaxed     W^X policy of mmap/mprotect: strict (default) refuses W+X and making\n"
+          "                          once-writable memory executable; relaxed allows that W->X flip (JITs)\n"
+          "  --strace                the kernel prints every system call of the program on stderr, strace-style\n"
+          "  --events FILE           write security events as JSON lines to FILE\n"
+          "  --crashtest NAME|list   make the kernel commit the named bug; 'list' prints the names\n"
+          "  --cmdline STRING        extra kernel command-line tokens\n"
+          "  --print-layout          print `layout <region> 0x<address>` for each randomized region on stderr\n"
+          "  --no-aslr               place the kernel at its link address (debugging only; the kernel says so)\n"
+          "  -v, --verbose           say what the monitor does; the kernel lists unknown system calls at exit\n"
+          "\n"
+          "Exit status: the program's status; 128+N killed by signal N; 125 security stop or panic; 124 timeout;\n"
+          "127 could not start (bad option, unreadable APP or rootfs, refused image).\n";
+}
+
+} // namespace
+
+std::string run_help_text() { return run_usage_line() + "\n" + run_options_text(); }
 
 std::string usage_text()
 {
@@ -270,22 +390,11 @@ std::string usage_text()
            "\n"
            "Commands:\n"
            "  run        boot the Kernite kernel in a hardened single-purpose VM\n"
+           "  checksec   which protections a kernel image (and --program PROG) carries, from the binary\n"
            "  --help     show this help\n"
            "  --version  show the version\n"
            "\n"
-           "kernite run options:\n"
-           "  --vmm kvm|qemu          virtual machine monitor (default: kvm when /dev/kvm works, else qemu)\n"
-           "  --mem SIZE              guest memory, e.g. 64M, 1G (default 128M; 2M..16G)\n"
-           "  --timeout SECONDS       stop the VM after this long, exit 124 (default: none)\n"
-           "  --kernel PROFILE|PATH   hardened (default), debug, baseline, or an image path containing '/'\n"
-           "  --events FILE           write security events as JSON lines to FILE\n"
-           "  --crashtest NAME|list   make the kernel commit the named bug; 'list' prints the names\n"
-           "  --cmdline STRING        extra kernel command-line tokens\n"
-           "  --print-layout          print `layout <region> 0x<address>` for each randomized region on stderr\n"
-           "  --no-aslr               place the kernel at its link address (debugging only; the kernel says so)\n"
-           "  -v, --verbose           say what the monitor does\n"
-           "\n"
-           "Exit status: the program's status; 125 security stop or panic; 124 timeout; 127 could not start.\n";
+        + run_options_text();
 }
 
 } // namespace kernite::monitor

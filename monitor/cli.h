@@ -2,10 +2,12 @@
 // unit-tested. Errors are one-line messages; the caller prints them with the usage line and exits 127.
 #pragma once
 
+#include "checksec.h"
 #include "result.h"
 
 #include <ktl/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,29 @@ enum class VmmChoice {
     Auto, // KVM when /dev/kvm works, else QEMU (with a notice)
     Kvm,
     Qemu,
+};
+
+// Where the program runs (DESIGN.md "Isolation modes"): ring 3 under the kernel's page-table U/S protection, or
+// ring 0 beside the kernel. Passed to the kernel as `isolation=ring|none`.
+enum class Isolation {
+    Ring,
+    None,
+};
+
+// The W^X policy for the program's mmap/mprotect (kernel side: libs/vma): `strict` refuses W+X and any flip of
+// once-writable memory to executable; `relaxed` (for JITs) allows the W->X flip. Passed as `wx=relaxed`.
+enum class WxMode {
+    Strict,
+    Relaxed,
+};
+
+// The environment a program gets before any --env: what a minimal Linux hands its first process (Linux's
+// init/main.c gives HOME=/ and TERM), plus the PATH glibc and busybox fall back to without one. TERM is "dumb":
+// the program's output reaches the host through pipes, never a terminal the guest drives.
+inline constexpr char const* const default_program_environment[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "HOME=/",
+    "TERM=dumb",
 };
 
 struct RunOptions {
@@ -41,6 +66,11 @@ struct RunOptions {
     bool no_entropy_seed { false };
     std::string app;
     std::vector<std::string> app_arguments;
+    std::string rootfs;                   // --rootfs DIR: packed as the "rootfs" module; empty: none
+    std::vector<std::string> environment; // --env K=V, in the order given (validated: K non-empty)
+    bool strace { false };                // the kernel prints every system call on stderr
+    std::optional<Isolation> isolation;   // nothing: the default, ring
+    WxMode wx { WxMode::Strict };
 };
 
 struct Command {
@@ -49,9 +79,11 @@ struct Command {
         Version,
         Run,
         RunHelp,
+        Checksec,
     };
     Kind kind { Kind::Help };
     RunOptions run;
+    ChecksecOptions checksec;
 };
 
 // argv[0] is the program name.
@@ -62,8 +94,14 @@ Result<u64> parse_memory_size(std::string_view);
 // "10", "0.5": non-negative seconds with at most 3 decimals, as milliseconds.
 Result<u64> parse_timeout(std::string_view);
 
-// The kernel command line: "crashtest=NAME" (if any) then the --cmdline strings, space-separated.
+// The kernel command line, space-separated words: "crashtest=NAME", "no-aslr", "print-layout",
+// "isolation=ring|none" (with an APP, or when --isolation was given), "wx=relaxed", "strace", "verbose", then the
+// --cmdline strings.
 Result<std::string> build_kernel_cmdline(RunOptions const&);
+
+// The program's environment: default_program_environment, then each --env K=V; a later K replaces an earlier
+// one in place (so the order stays that of first appearance).
+std::vector<std::string> build_program_environment(RunOptions const&);
 
 // `kernel` with a '/' is a path; otherwise a profile resolved as <exe_dir>/../kernel/kernite-<profile>.elf.
 Result<std::string> resolve_kernel_path(std::string const& kernel, std::string const& exe_dir);
@@ -75,5 +113,7 @@ std::string format_crash_test_list();
 
 std::string usage_text();
 std::string run_usage_line();
+// `kernite run --help`: the usage line and every run option.
+std::string run_help_text();
 
 } // namespace kernite::monitor

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -124,6 +125,116 @@ HypercallOutcome handle_event(HypercallContext& context, u64 gpa)
     return write_back(context.memory, gpa + offsetof(abi::HcEvent, result), i64 { 0 });
 }
 
+// HcOutput (abi.h): a sequence of OutputRecord headers, each followed by its bytes, the next header at the next
+// 8-byte boundary of the buffer. Every record is checked before any byte is written, so a malformed buffer writes
+// nothing; consecutive records to one stream are written with one writev.
+class OutputRecords {
+public:
+    OutputRecords(u8 const* buffer, u64 length)
+        : m_buffer(buffer)
+        , m_length(length)
+    {
+    }
+
+    // Returns why the records are malformed, or nothing.
+    char const* validate() const
+    {
+        for (u64 offset = 0; offset < m_length;) {
+            if (m_length - offset < sizeof(abi::OutputRecord))
+                return "truncated record header";
+            abi::OutputRecord const record = at(offset);
+            offset += sizeof(record);
+            if (record.stream != static_cast<u32>(abi::ConsoleStream::Stdout)
+                && record.stream != static_cast<u32>(abi::ConsoleStream::Stderr))
+                return "record with an unknown stream";
+            if (record.length > m_length - offset)
+                return "record runs past the end of the buffer";
+            offset = next(offset, record.length);
+        }
+        return nullptr;
+    }
+
+    // Precondition: validate() returned nothing. Calls `write(stream, vectors, count)` per run of one stream;
+    // stops at the first false and returns false.
+    template<typename Write>
+    bool for_each_run(Write write) const
+    {
+        static constexpr usize batch = 64;
+        iovec vectors[batch];
+        usize count = 0;
+        u32 stream = 0;
+        for (u64 offset = 0; offset < m_length;) {
+            abi::OutputRecord const record = at(offset);
+            offset += sizeof(record);
+            if (record.length > 0) {
+                if (count == batch || (count > 0 && record.stream != stream)) {
+                    if (!write(stream, vectors, count))
+                        return false;
+                    count = 0;
+                }
+                stream = record.stream;
+                vectors[count++] = { const_cast<u8*>(m_buffer + offset), record.length };
+            }
+            offset = next(offset, record.length);
+        }
+        return count == 0 || write(stream, vectors, count);
+    }
+
+private:
+    abi::OutputRecord at(u64 offset) const
+    {
+        abi::OutputRecord record;
+        std::memcpy(&record, m_buffer + offset, sizeof(record));
+        return record;
+    }
+    // No overflow: offset + length <= m_length <= output_max_length.
+    static u64 next(u64 offset, u32 length)
+    {
+        return (offset + length + sizeof(abi::OutputRecord) - 1) & ~u64 { sizeof(abi::OutputRecord) - 1 };
+    }
+
+    u8 const* m_buffer;
+    u64 m_length;
+};
+
+HypercallOutcome handle_output(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcOutput>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("output", gpa, "request is unaligned or outside guest memory"));
+    if (request->length > abi::output_max_length)
+        return fatal(bad_request("output", gpa, "length exceeds output_max_length"));
+    if (request->data_gpa % alignof(abi::OutputRecord) != 0)
+        return fatal(bad_request("output", gpa, "records are not 8-byte aligned"));
+    if (!context.memory.contains(request->data_gpa, request->length))
+        return fatal(bad_request("output", gpa, "records lie outside guest memory"));
+    if (!context.output_buffer)
+        context.output_buffer = std::make_unique_for_overwrite<u8[]>(abi::output_max_length);
+    if (!context.memory.read_bytes(request->data_gpa, context.output_buffer.get(), request->length))
+        return fatal(bad_request("output", gpa, "records lie outside guest memory"));
+    OutputRecords const records(context.output_buffer.get(), request->length);
+    if (char const* why = records.validate())
+        return fatal(bad_request("output", gpa, why));
+
+    int error = 0;
+    u32 failed_stream = 0;
+    records.for_each_run([&](u32 stream, iovec* vectors, usize count) {
+        int const fd = stream == static_cast<u32>(abi::ConsoleStream::Stdout) ? context.stdout_fd : context.stderr_fd;
+        if (writev_fully(fd, vectors, count))
+            return true;
+        error = errno;
+        failed_stream = stream;
+        return false;
+    });
+    if (error == EPIPE) {
+        bool const to_stdout = failed_stream == static_cast<u32>(abi::ConsoleStream::Stdout);
+        return { Kind::Exit, exit_status_output_closed, static_cast<u32>(abi::ExitReason::ProgramKilled),
+            std::string("the reader of the program's ") + (to_stdout ? "stdout" : "stderr")
+                + " went away (EPIPE): stopping the program as SIGPIPE would" };
+    }
+    return write_back(context.memory, gpa + offsetof(abi::HcOutput, result), -static_cast<i64>(error));
+}
+
 } // namespace
 
 HypercallOutcome handle_hypercall(HypercallContext& context, u16 port, u32 request_gpa)
@@ -134,6 +245,7 @@ HypercallOutcome handle_hypercall(HypercallContext& context, u16 port, u32 reque
     case abi::Hypercall::Time: return handle_time(context, request_gpa);
     case abi::Hypercall::Entropy: return handle_entropy(context, request_gpa);
     case abi::Hypercall::Event: return handle_event(context, request_gpa);
+    case abi::Hypercall::Output: return handle_output(context, request_gpa);
     case abi::Hypercall::Count: break;
     }
     return fatal("unknown hypercall port");

@@ -8,6 +8,7 @@
 #include "events.h"
 #include "guest_memory.h"
 
+#include <memory>
 #include <string>
 
 namespace kernite::monitor {
@@ -21,7 +22,7 @@ struct HypercallOutcome {
     Kind kind { Kind::Continue };
     int exit_status { 0 };
     u32 exit_reason { 0 };
-    std::string message;
+    std::string message; // Fatal: why; Exit: a line to report first, if not empty
 };
 
 struct HypercallContext {
@@ -29,7 +30,14 @@ struct HypercallContext {
     EventSink& events;
     int stdout_fd;
     int stderr_fd;
+    // Output's copy of the guest's records (abi::output_max_length bytes, allocated on first use).
+    std::unique_ptr<u8[]> output_buffer {};
 };
+
+// What a failed write of the program's output does. EPIPE (the reader of kernite's stdout or stderr went away)
+// stops the VM the way SIGPIPE stops the same program on Linux: exit 128 + SIGPIPE, with a message. Other errors
+// are returned to the kernel as HcOutput.result = -errno and the VM goes on.
+inline constexpr int exit_status_output_closed = 128 + 13; // SIGPIPE
 
 // True when `port` is one of the hypercall ports.
 constexpr bool is_hypercall_port(u16 port)

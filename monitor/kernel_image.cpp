@@ -4,6 +4,7 @@
 
 #include <elf/relocations.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -73,6 +74,18 @@ Result<u64> load_kernel_image(KernelFile const& file, elf::LoadableImage const& 
             return fail("segment " + std::to_string(segment.program_header_index) + " does not fit");
     }
     return image.entry_load_address;
+}
+
+u64 kernel_image_physical_end(elf::LoadableImage const& image)
+{
+    u64 end = 0;
+    for (u32 i = 0; i < image.segment_count; ++i) {
+        u64 segment_end = 0;
+        if (ktl::checked_add(image.segments[i].load_address, image.segments[i].memory_size, &segment_end))
+            end = std::max(end, segment_end);
+    }
+    u64 aligned = 0;
+    return ktl::align_up(end, guest_page_size, &aligned) ? aligned : end;
 }
 
 Result<u64> relocate_kernel_image(KernelFile const& file, elf::LoadableImage const& image, GuestMemory& memory, u64 virt_base)

@@ -34,4 +34,8 @@ Result<u64> relocate_kernel_image(KernelFile const& file, elf::LoadableImage con
 
 Result<u64> load_kernel_image(KernelFile const&, elf::LoadableImage const&, GuestMemory&);
 
+// The first page boundary at or above the end of the loaded image in guest-physical memory (the last byte of
+// any PT_LOAD's memory size), for a validated image.
+u64 kernel_image_physical_end(elf::LoadableImage const&);
+
 } // namespace kernite::monitor

@@ -18,17 +18,21 @@ int main(int argc, char** argv)
     if (!command.ok()) {
         report_error(command.error());
         bool const is_run = argc >= 2 && std::string_view(argv[1]) == "run";
-        std::fputs(is_run ? run_usage_line().c_str() : "usage: kernite COMMAND [OPTIONS] (see kernite --help)\n",
-            stderr);
+        bool const is_checksec = argc >= 2 && std::string_view(argv[1]) == "checksec";
+        std::string const usage = is_run ? run_usage_line()
+            : is_checksec                ? checksec_usage_line()
+                                         : "usage: kernite COMMAND [OPTIONS] (see kernite --help)\n";
+        std::fputs(usage.c_str(), stderr);
         return exit_status_cannot_start;
     }
     switch (command.value().kind) {
     case Command::Kind::Help: std::fputs(usage_text().c_str(), stdout); return 0;
-    case Command::Kind::RunHelp: std::fputs(run_usage_line().c_str(), stdout); return 0;
+    case Command::Kind::RunHelp: std::fputs(run_help_text().c_str(), stdout); return 0;
     case Command::Kind::Version:
         std::printf("kernite %s (ABI %u.%u)\n", KERNITE_VERSION, kernite::abi::abi_version_major,
             kernite::abi::abi_version_minor);
         return 0;
+    case Command::Kind::Checksec: return checksec_command(command.value().checksec);
     case Command::Kind::Run: break;
     }
     int status = run_command(command.value().run);

@@ -2,9 +2,11 @@
 // command line, events file), then pick the backend.
 #include "run.h"
 
+#include "boot_layout.h"
 #include "exit_status.h"
 #include "io.h"
 #include "kvm/vm.h"
+#include "rootfs_pack.h"
 
 #include <climits>
 #include <cstdio>
@@ -25,7 +27,51 @@ std::string executable_directory()
     return slash == std::string::npos ? "." : result.substr(0, slash);
 }
 
+// The bytes behind RunPlan::modules.
+struct ModuleOwners {
+    ProgramFile program;
+    std::vector<u8> args;
+    std::vector<u8> rootfs;
+};
+
+Result<std::vector<ModuleView>> build_modules(RunOptions const& options, ModuleOwners& owners)
+{
+    std::vector<ModuleView> modules;
+    if (options.app.empty())
+        return modules;
+    auto program = read_program_file(options.app);
+    if (!program.ok())
+        return fail(program.error());
+    owners.program = std::move(program.value());
+    std::vector<std::string> argv { options.app };
+    argv.insert(argv.end(), options.app_arguments.begin(), options.app_arguments.end());
+    auto args = build_args_module(argv, build_program_environment(options));
+    if (!args.ok())
+        return fail(args.error());
+    owners.args = std::move(args.value());
+    modules.push_back({ abi::module_name_program, owners.program.bytes.get(), owners.program.size });
+    modules.push_back({ abi::module_name_args, owners.args.data(), owners.args.size() });
+    if (!options.rootfs.empty()) {
+        auto rootfs = pack_rootfs(options.rootfs);
+        if (!rootfs.ok())
+            return fail(rootfs.error());
+        owners.rootfs = std::move(rootfs.value());
+        modules.push_back({ abi::module_name_rootfs, owners.rootfs.data(), owners.rootfs.size() });
+    }
+    return modules;
+}
+
 } // namespace
+
+u64 modules_floor(RunPlan const& plan) { return kernel_image_physical_end(plan.image) + kernel_working_memory; }
+
+std::optional<std::string> check_modules_fit(RunPlan const& plan, u64 total)
+{
+    auto base = fit_modules(total, modules_floor(plan), plan.options.memory_size, plan.options.memory_size);
+    if (!base.ok())
+        return base.error();
+    return std::nullopt;
+}
 
 int run_command(RunOptions const& options)
 {
@@ -34,8 +80,8 @@ int run_command(RunOptions const& options)
         std::fwrite(list.data(), 1, list.size(), stdout);
         return 0;
     }
-    if (!options.app.empty()) {
-        report_error("running an APP is not supported yet (issue 3); run without APP for the built-in demo");
+    if (options.app.empty() && (!options.rootfs.empty() || !options.environment.empty())) {
+        report_error("--rootfs and --env are for a program: give APP (without APP the kernel runs its demo)");
         return exit_status_cannot_start;
     }
     auto cmdline = build_kernel_cmdline(options);
@@ -58,6 +104,12 @@ int run_command(RunOptions const& options)
         report_error("refusing kernel image " + kernel_path.value() + ": " + image.error());
         return exit_status_cannot_start;
     }
+    ModuleOwners owners;
+    auto modules = build_modules(options, owners);
+    if (!modules.ok()) {
+        report_error(modules.error());
+        return exit_status_cannot_start;
+    }
     EventSink events;
     if (!options.events_path.empty()) {
         if (auto error = events.open(options.events_path)) {
@@ -65,7 +117,12 @@ int run_command(RunOptions const& options)
             return exit_status_cannot_start;
         }
     }
-    RunPlan plan { options, kernel_path.value(), std::move(kernel.value()), image.value(), cmdline.value(), events };
+    RunPlan plan { options, kernel_path.value(), std::move(kernel.value()), image.value(), cmdline.value(), events,
+        std::move(modules.value()) };
+    if (options.verbose) {
+        for (auto const& module : plan.modules)
+            report_error(std::string("module ") + module.name + ": " + std::to_string(module.size) + " bytes");
+    }
 
     if (options.vmm == VmmChoice::Qemu) {
         auto probe = kvm::Vm::open_device();

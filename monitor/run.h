@@ -1,11 +1,14 @@
 // `kernite run`: everything decided before a backend boots the kernel.
 #pragma once
 
+#include "boot_modules.h"
 #include "cli.h"
 #include "events.h"
 #include "kernel_image.h"
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace kernite::monitor {
 
@@ -20,7 +23,16 @@ struct RunPlan {
     elf::LoadableImage image;
     std::string cmdline;
     EventSink& events;
+    // With an APP: "program", "args" and (with --rootfs) "rootfs", in that order; their bytes live in run_command.
+    std::vector<ModuleView> modules {};
 };
+
+// The lowest guest-physical address boot modules may use: the end of the kernel image plus the kernel's working
+// memory (boot_layout.h kernel_working_memory).
+u64 modules_floor(RunPlan const&);
+// Whether `total` bytes of modules fit in guest memory beside the kernel (boot_layout.h fit_modules); for the
+// QEMU backend, whose bundle QEMU places. Returns the failure message, or nothing.
+std::optional<std::string> check_modules_fit(RunPlan const&, u64 total);
 
 // Runs the command; returns the process exit status.
 int run_command(RunOptions const&);

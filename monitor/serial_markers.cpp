@@ -66,6 +66,28 @@ SerialMarker decode_exit(std::string_view text)
     return marker;
 }
 
+// <stream> " " <hex>: stream exactly "1" or "2", then an even number of hex digits (none is an empty write).
+SerialMarker decode_output(std::string_view text)
+{
+    if (text.size() < 2 || (text[0] != '1' && text[0] != '2') || text[1] != ' ')
+        return malformed("output marker does not start with stream 1 or 2 and a space");
+    std::string_view const hex = text.substr(2);
+    if (hex.size() % 2 != 0)
+        return malformed("output marker has an odd number of hex digits");
+    SerialMarker marker;
+    marker.text.resize(hex.size() / 2);
+    for (usize i = 0; i < marker.text.size(); ++i) {
+        int high = hex_digit(hex[2 * i]);
+        int low = hex_digit(hex[2 * i + 1]);
+        if (high < 0 || low < 0)
+            return malformed("output marker has a non-hex digit");
+        marker.text[i] = static_cast<char>(high << 4 | low);
+    }
+    marker.kind = SerialMarker::Kind::Output;
+    marker.stream = static_cast<u32>(text[0] - '0');
+    return marker;
+}
+
 } // namespace
 
 SerialMarker decode_serial_line(std::string_view line)
@@ -81,6 +103,9 @@ SerialMarker decode_serial_line(std::string_view line)
         return decode_event(line.substr(event_prefix.size()));
     if (line.starts_with(exit_prefix))
         return decode_exit(line.substr(exit_prefix.size()));
+    std::string_view const output_prefix = abi::serial_output_prefix;
+    if (line.starts_with(output_prefix))
+        return decode_output(line.substr(output_prefix.size()));
     std::string_view const stderr_prefix = abi::serial_stderr_prefix;
     if (line.starts_with(stderr_prefix)) {
         SerialMarker marker;

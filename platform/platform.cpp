@@ -10,14 +10,18 @@ namespace kernite::platform {
 
 namespace monitor {
 void console_write(abi::ConsoleStream, char const*, usize);
+void output_write(u8 const*, usize);
 void report_event(abi::SecurityEvent const&);
 [[noreturn]] void exit(int, abi::ExitReason);
 usize host_entropy(u8*, usize);
+u64 host_realtime_ns();
 }
 namespace pvh {
 void console_write(abi::ConsoleStream, char const*, usize);
+void output_write(u8 const*, usize);
 void report_event(abi::SecurityEvent const&);
 [[noreturn]] void exit(int, abi::ExitReason);
+u64 cmos_realtime_ns();
 }
 
 namespace {
@@ -43,6 +47,14 @@ void console_write(abi::ConsoleStream stream, char const* data, usize length)
         pvh::console_write(stream, data, length);
 }
 
+void output_write(u8 const* records, usize length)
+{
+    if (g_protocol == BootProtocol::Monitor)
+        monitor::output_write(records, length);
+    else
+        pvh::output_write(records, length);
+}
+
 void report_event(abi::SecurityEvent const& event)
 {
     if (g_protocol == BootProtocol::Monitor)
@@ -59,6 +71,13 @@ void exit(int status, abi::ExitReason reason)
 }
 
 u64 tsc_khz() { return g_tsc_khz; }
+
+u64 host_realtime_ns()
+{
+    if (g_protocol == BootProtocol::Monitor)
+        return monitor::host_realtime_ns();
+    return pvh::cmos_realtime_ns();
+}
 
 usize host_entropy(u8* buffer, usize length)
 {

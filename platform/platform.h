@@ -18,6 +18,11 @@ char const* name(); // "kvm" or "qemu-pvh"
 // Writes a whole buffer to the host: stdout or stderr. Batched: one exit per call, never per byte.
 void console_write(abi::ConsoleStream, char const* data, usize length);
 
+// Writes a buffer of abi::OutputRecord records (the program's stdout/stderr, in order, byte-exact) to the host:
+// one hypercall on the Kernite monitor, marker lines under PVH. `length` <= abi::output_max_length. The buffer
+// must live in the kernel image (physically contiguous).
+void output_write(u8 const* records, usize length);
+
 // Reports a security event to the host (abi::SecurityEvent).
 void report_event(abi::SecurityEvent const&);
 
@@ -26,6 +31,10 @@ void report_event(abi::SecurityEvent const&);
 
 // TSC ticks per millisecond, from the monitor or calibrated (PIT) under PVH. Never 0 after initialize().
 u64 tsc_khz();
+
+// The host's wall clock (ns since the Unix epoch): the monitor's CLOCK_REALTIME, or the CMOS clock under PVH
+// (whole seconds). 0 when the platform has none.
+u64 host_realtime_ns();
 
 // Up to `length` bytes of host entropy; returns how many were written (0 where the platform has none).
 usize host_entropy(u8* buffer, usize length);

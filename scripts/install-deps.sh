@@ -20,6 +20,8 @@ packages=(
     python3                              # tests/host/monitor/smoke.sh parses the events file as JSON
     musl-tools                           # static-PIE test programs (musl-gcc)
     busybox-static                       # a ready static program for differential tests
+    dpkg-dev xz-utils                    # apps/: apt-get source and dpkg-source unpack Lua and SQLite at build time
+    tcl                                  # apps/: SQLite's amalgamation is generated with tclsh
 )
 
 if [[ ${1:-} == --dev ]]; then

@@ -42,7 +42,46 @@ struct MemoryRegion {
 };
 static_assert(sizeof(MemoryRegion) == 24);
 
-// A file handed to the kernel at boot (issue 3: the program ELF, the rootfs archive).
+// A file handed to the kernel at boot (issue 3). The monitor places each in guest memory that the memory map
+// reports as Reserved, page-aligned. Names the kernel knows (anything else is refused at boot):
+//   "program": the user's ELF, byte for byte;
+//   "args":    argv and envp, see ArgsModuleHeader;
+//   "rootfs":  a cpio archive (newc, "070701"; trailer "TRAILER!!!") served as the writable root filesystem;
+//   "seed":    only inside a QEMU module bundle (below): the boot entropy seed, "KSEED001" + 32 bytes.
+inline constexpr char const module_name_program[] = "program";
+inline constexpr char const module_name_args[] = "args";
+inline constexpr char const module_name_rootfs[] = "rootfs";
+inline constexpr char const module_name_seed[] = "seed";
+
+// The "args" module: this header, then argc + envc NUL-terminated strings back to back (argv first, argv[0]
+// is the program name as the user typed it), `strings_size` bytes in all. The kernel checks every count and
+// terminator against the module size before it uses one.
+inline constexpr uint32_t args_module_magic = 0x5347524b; // "KRGS"
+struct ArgsModuleHeader {
+    uint32_t magic;
+    uint32_t argc;
+    uint32_t envc;
+    uint32_t strings_size;
+};
+static_assert(sizeof(ArgsModuleHeader) == 16);
+
+// QEMU passes exactly one PVH module (`-initrd FILE`), so the Kernite QEMU backend packs every module into one
+// bundle file: ModuleBundleHeader, `count` ModuleBundleEntry records, then the module bodies, each at an
+// 8-byte-aligned `offset` from the start of the bundle. Entries must lie inside the bundle and not overlap.
+inline constexpr char const module_bundle_magic[8] = { 'K', 'M', 'O', 'D', 'S', '0', '0', '1' };
+struct ModuleBundleHeader {
+    char magic[8]; // module_bundle_magic
+    uint32_t count; // at most max_boot_modules + 1 (the seed)
+    uint32_t reserved;
+};
+static_assert(sizeof(ModuleBundleHeader) == 16);
+struct ModuleBundleEntry {
+    char name[48]; // NUL-terminated
+    uint64_t offset;
+    uint64_t size;
+};
+static_assert(sizeof(ModuleBundleEntry) == 64);
+
 struct BootModule {
     uint64_t gpa;
     uint64_t size;
@@ -106,7 +145,8 @@ enum class Hypercall : uint16_t {
     Time = 2,    // HcTime: host clocks
     Entropy = 3, // HcEntropy: fresh bytes from the host's getrandom()
     Event = 4,   // HcEvent: report a security event
-    Count = 5,
+    Output = 5,  // HcOutput: the program's buffered stdout/stderr, several writes per exit, in order
+    Count = 6,
 };
 
 inline constexpr uint32_t console_max_length = 64 * 1024;
@@ -131,6 +171,24 @@ enum class ExitReason : uint32_t {
     Panic = 2,         // kernel bug (VERIFY failed)
     ProgramKilled = 3, // the program died from a signal; status is 128 + signal
 };
+
+// HcOutput's buffer is a sequence of records, each an OutputRecord header followed by `length` bytes, the next
+// header at the following 8-byte boundary. Streams interleave in the order the program wrote them; bytes are
+// passed through unchanged (binary output included). The monitor writes each record to its stdout or stderr.
+inline constexpr uint32_t output_max_length = 256 * 1024;
+struct OutputRecord {
+    uint32_t stream; // ConsoleStream
+    uint32_t length;
+};
+static_assert(sizeof(OutputRecord) == 8);
+
+struct HcOutput {
+    uint64_t data_gpa;
+    uint32_t length; // of the whole record sequence, at most output_max_length
+    uint32_t reserved;
+    int64_t result; // out: 0 or -errno
+};
+static_assert(sizeof(HcOutput) == 24);
 
 struct HcExit {
     int32_t status;
@@ -173,6 +231,8 @@ enum class EventType : uint32_t {
     InvalidOpcode,
     KernelFault,
     EntropyFailure,
+    SegmentationFault, // a program touched memory it has no mapping for (and no handler took the signal)
+    ArithmeticFault,   // a program's #DE / SIMD exception went unhandled
     Count,
 };
 
@@ -196,6 +256,8 @@ constexpr char const* event_type_name(EventType type)
     case EventType::InvalidOpcode: return "invalid-opcode";
     case EventType::KernelFault: return "kernel-fault";
     case EventType::EntropyFailure: return "entropy-failure";
+    case EventType::SegmentationFault: return "segmentation-fault";
+    case EventType::ArithmeticFault: return "arithmetic-fault";
     case EventType::Count: break;
     }
     return nullptr;
@@ -238,12 +300,16 @@ static_assert(sizeof(HcEvent) == sizeof(SecurityEvent) + 8);
 //   "\x1e" "kernite-exit " <decimal status> " " <decimal ExitReason> "\n"
 // followed by a write to isa-debug-exit, which ends QEMU. Lines the kernel writes to its stderr stream travel as
 //   "\x1e" "kernite-stderr " <the line, without its newline> "\n"
-// and the monitor writes them to its stderr; every other line goes to stdout.
+// and the monitor writes them to its stderr; every other line goes to stdout. The program's own output (byte-exact,
+// so any byte may occur in it) travels as
+//   "\x1e" "kernite-out " <stream: 1 stdout, 2 stderr> " " <hex of the bytes, 2 digits per byte> "\n"
+// and the monitor writes the decoded bytes to that stream.
 // ---------------------------------------------------------------------------------------------------------
 inline constexpr char serial_marker = '\x1e';
 inline constexpr char const serial_event_prefix[] = "kernite-event ";
 inline constexpr char const serial_exit_prefix[] = "kernite-exit ";
 inline constexpr char const serial_stderr_prefix[] = "kernite-stderr ";
+inline constexpr char const serial_output_prefix[] = "kernite-out ";
 inline constexpr uint16_t qemu_debug_exit_port = 0xf4;
 
 } // namespace kernite::abi

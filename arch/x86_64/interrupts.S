@@ -9,12 +9,16 @@
 .macro TRAP_STUB vector
     .balign 16
 kernite_trap_stub_\vector:
-    .if (\vector == 8) || (\vector == 10) || (\vector == 11) || (\vector == 12) || (\vector == 13) || (\vector == 14) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
+    .if \vector == 14
+    jmp page_fault_stub
+    .else
+    .if (\vector == 8) || (\vector == 10) || (\vector == 11) || (\vector == 12) || (\vector == 13) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30)
     .else
     pushq $0
     .endif
     pushq $\vector
     jmp trap_common
+    .endif
 .endm
 
 .set vec, 0
@@ -23,6 +27,39 @@ kernite_trap_stub_\vector:
     .set vec, vec + 1
 .endr
 
+/*
+ * #PF runs on an IST stack (so a kernel stack overflow can still be reported). A fault from ring 3 must not
+ * stay there: it may block (a system call arriving this way under PVM, user_mode.h) or deliver a signal. Move
+ * the CPU's frame (error code, RIP, CS, RFLAGS, RSP, SS) to the thread's kernel stack, where every other entry
+ * from ring 3 lands, and go on from there. Interrupts are off (interrupt gate) and there is one CPU, so the two
+ * scratch words are safe.
+ */
+page_fault_stub:
+    testb $3, 16(%rsp)
+    jz 1f
+    movq %rax, page_fault_scratch(%rip)
+    movq %rbx, page_fault_scratch+8(%rip)
+    movq kernite_syscall_entry_stack(%rip), %rax
+    movq 40(%rsp), %rbx
+    movq %rbx, -8(%rax)
+    movq 32(%rsp), %rbx
+    movq %rbx, -16(%rax)
+    movq 24(%rsp), %rbx
+    movq %rbx, -24(%rax)
+    movq 16(%rsp), %rbx
+    movq %rbx, -32(%rax)
+    movq 8(%rsp), %rbx
+    movq %rbx, -40(%rax)
+    movq (%rsp), %rbx
+    movq %rbx, -48(%rax)
+    leaq -48(%rax), %rsp
+    movq page_fault_scratch+8(%rip), %rbx
+    movq page_fault_scratch(%rip), %rax
+1:  pushq $14
+    jmp trap_common
+
+    .globl kernite_trap_common
+kernite_trap_common:
 trap_common:
     pushq %rax
     pushq %rbx
@@ -47,6 +84,9 @@ trap_common:
     movq %rsp, %rbp
     call arch_handle_trap
     addq $16, %rsp
+    /* Also the way into ring 3 for a new thread or program (arch_enter_user): RSP points at a TrapFrame. */
+    .globl kernite_trap_return
+kernite_trap_return:
     popq %r15
     popq %r14
     popq %r13
@@ -79,5 +119,10 @@ kernite_trap_stubs:
     STUB_ADDRESS %vec
     .set vec, vec + 1
 .endr
+
+    .section .bss
+    .balign 8
+page_fault_scratch:
+    .quad 0, 0
 
     .section .note.GNU-stack, "", @progbits

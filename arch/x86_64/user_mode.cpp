@@ -1,17 +1,18 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/descriptors.h>
-#include <arch/x86_64/interrupts_disabled.h>
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/user_mode.h>
 #include <ktl/verify.h>
 
 extern "C" {
 void kernite_syscall_entry();
-u64 arch_enter_user(u64 rip, u64 rsp, u64* saved_kernel_rsp);
-[[noreturn]] void arch_leave_user(u64 saved_kernel_rsp, u64 value);
-u64 arch_dispatch_syscall(kernite::arch::SyscallFrame* frame);
+[[noreturn]] void arch_enter_user(kernite::arch::TrapFrame* frame);
+i64 arch_copy_user(void* destination, void const* source, u64 length);
+i64 arch_clear_user(void* destination, u64 length);
+i64 arch_copy_string_user(char* destination, char const* source, u64 capacity);
+extern char kernite_user_copy_start[], kernite_user_copy_end[], kernite_user_copy_fault[];
 
-// Read by user_mode.S. One CPU, one user context at a time (user_mode.h).
+// Read by user_mode.S and interrupts.S. One CPU: the entry stack is the current thread's kernel stack top.
 u64 kernite_syscall_entry_stack;
 u64 kernite_syscall_user_rsp;
 }
@@ -25,78 +26,198 @@ constexpr u32 msr_star = 0xc0000081;
 constexpr u32 msr_lstar = 0xc0000082;
 constexpr u32 msr_fmask = 0xc0000084;
 constexpr u64 efer_sce = 1ull << 0;
-constexpr u64 rflags_tf = 1ull << 8, rflags_if = 1ull << 9, rflags_df = 1ull << 10, rflags_ac = 1ull << 18;
+constexpr u64 rflags_cf = 1ull << 0, rflags_pf = 1ull << 2, rflags_af = 1ull << 4, rflags_zf = 1ull << 6,
+              rflags_sf = 1ull << 7, rflags_tf = 1ull << 8, rflags_if = 1ull << 9, rflags_df = 1ull << 10,
+              rflags_of = 1ull << 11, rflags_ac = 1ull << 18;
+// What a program may set through rt_sigreturn (Linux FIX_EFLAGS minus TF: we do not single-step programs).
+constexpr u64 user_settable_flags
+    = rflags_cf | rflags_pf | rflags_af | rflags_zf | rflags_sf | rflags_df | rflags_of | rflags_ac;
+// CR0.MP/EM/TS and CR4.OSFXSR/OSXMMEXCPT (SDM Vol. 3A §13.1): SSE for programs, #XM for SIMD exceptions.
+constexpr u64 cr0_mp = 1ull << 1, cr0_em = 1ull << 2, cr0_ts = 1ull << 3;
+constexpr u64 cr4_osfxsr = 1ull << 9, cr4_osxmmexcpt = 1ull << 10;
 
-SyscallHandler g_handler;
-u64 g_saved_kernel_rsp;
-bool g_in_user_mode;
+SyscallHandler g_syscall;
+ReturnToUserHook g_return_hook;
+UserExceptionHandler g_user_exception;
+UserPageFaultResolver g_resolver;
+u64 g_syscalls_via_fault;
+alignas(16) u8 g_initial_fpu_state[fpu_state_size];
 
-bool is_user_address(u64 address) { return address >= 0x10000 && address < 0x0000800000000000ull; }
+bool in_user_copy(u64 rip)
+{
+    return rip >= reinterpret_cast<u64>(kernite_user_copy_start) && rip < reinterpret_cast<u64>(kernite_user_copy_end);
+}
+
+void serve_syscall(TrapFrame& frame)
+{
+    enable_interrupts();
+    g_syscall(frame);
+    disable_interrupts();
+}
 
 } // namespace
 
-void initialize_user_mode(SyscallHandler handler)
+void initialize_user_mode(SyscallHandler syscall, ReturnToUserHook hook, UserExceptionHandler exception,
+    UserPageFaultResolver resolver)
 {
-    g_handler = handler;
+    g_syscall = syscall;
+    g_return_hook = hook;
+    g_user_exception = exception;
+    g_resolver = resolver;
     write_msr(msr_efer, read_msr(msr_efer) | efer_sce);
-    // STAR[47:32]: SYSCALL loads CS = 0x08, SS = 0x10. STAR[63:48]: SYSRET to 64-bit loads CS = 0x10 + 16 = 0x20 | 3
-    // and SS = 0x10 + 8 = 0x18 | 3: the user code and data selectors of descriptors.h, in the order SYSRET needs.
-    static_assert(user_code_selector == (0x10 + 16 | 3) && user_data_selector == (0x10 + 8 | 3));
+    // STAR[47:32]: SYSCALL loads CS = 0x08, SS = 0x10. STAR[63:48]: SYSRET would load CS = 0x10 + 16 = 0x20 | 3
+    // and SS = 0x10 + 8 = 0x18 | 3 (we return with iretq, but keep STAR consistent with descriptors.h).
+    static_assert(user_code_selector == ((0x10 + 16) | 3) && user_data_selector == ((0x10 + 8) | 3));
     write_msr(msr_star, (u64(0x10) << 48) | (u64(kernel_code_selector) << 32));
     write_msr(msr_lstar, reinterpret_cast<u64>(&kernite_syscall_entry));
     write_msr(msr_fmask, rflags_tf | rflags_if | rflags_df | rflags_ac);
+    u64 cr0 = read_cr0();
+    asm volatile("mov %0, %%cr0" ::"r"((cr0 | cr0_mp) & ~(cr0_em | cr0_ts)) : "memory");
+    write_cr4(read_cr4() | cr4_osfxsr | cr4_osxmmexcpt);
+    // The initial FPU state, written in FXSAVE layout (SDM Vol. 1 Table 10-2) rather than produced by FNINIT and
+    // LDMXCSR, which the ring-0 emulator of PVM cannot run: FCW 0x37f (x87 defaults, all exceptions masked),
+    // abridged tag word 0 (all empty), MXCSR 0x1f80 (all SIMD exceptions masked, round to nearest), as Linux.
+    __builtin_memset(g_initial_fpu_state, 0, fpu_state_size);
+    u16 fcw = 0x37f;
+    u32 mxcsr = 0x1f80;
+    __builtin_memcpy(g_initial_fpu_state + 0, &fcw, sizeof(fcw));
+    __builtin_memcpy(g_initial_fpu_state + 24, &mxcsr, sizeof(mxcsr));
 }
 
-u64 run_in_user_mode(u64 rip, u64 rsp, u64 entry_stack_top)
+void set_user_entry_stack(u64 stack_top)
 {
-    VERIFY(g_handler && !g_in_user_mode);
-    VERIFY(is_user_address(rip) && is_user_address(rsp) && entry_stack_top % 16 == 0);
-    InterruptsDisabled guard;
-    kernite_syscall_entry_stack = entry_stack_top;
-    set_kernel_entry_stack(entry_stack_top);
-    g_in_user_mode = true;
-    u64 value = arch_enter_user(rip, rsp, &g_saved_kernel_rsp);
-    g_in_user_mode = false;
-    return value;
+    kernite_syscall_entry_stack = stack_top;
+    set_kernel_entry_stack(stack_top);
 }
 
-u64 g_syscalls_via_fault;
-
-bool handle_syscall_from_fault(TrapFrame& frame, u64 fault_address)
+void prepare_user_frame(TrapFrame& frame, u64 rip, u64 rsp)
 {
-    u64 entry = reinterpret_cast<u64>(&kernite_syscall_entry);
-    if (!g_in_user_mode || (frame.cs & 3) != 3 || frame.rip != entry || fault_address != entry
-        || !(frame.error_code & PageFaultInstructionFetch))
-        return false;
-    ++g_syscalls_via_fault;
-    SyscallFrame call { frame.r9, frame.r8, frame.r10, frame.rdx, frame.rsi, frame.rdi, frame.rax, frame.rcx,
-        frame.r11, frame.rsp };
-    frame.rax = arch_dispatch_syscall(&call);
-    // Back to the instruction after `syscall` with the user's flags, as SYSRET would (IF forced on, IOPL 0).
-    frame.rip = call.rip;
-    frame.rflags = (call.rflags & ~(3ull << 12)) | (1ull << 9) | 2;
-    frame.rcx = call.rip;
-    frame.r11 = call.rflags;
+    frame = TrapFrame {};
+    frame.rip = rip;
+    frame.rsp = rsp;
     frame.cs = user_code_selector;
     frame.ss = user_data_selector;
-    return true;
+    frame.rflags = rflags_if | 2;
+}
+
+bool sanitize_user_frame(TrapFrame& frame)
+{
+    frame.cs = user_code_selector;
+    frame.ss = user_data_selector;
+    frame.rflags = (frame.rflags & user_settable_flags) | rflags_if | 2;
+    return frame.rip < user_space_end && frame.rsp <= user_space_end;
+}
+
+void enter_user(TrapFrame& frame)
+{
+    disable_interrupts();
+    VERIFY(frame.cs == user_code_selector && frame.ss == user_data_selector);
+    VERIFY(reinterpret_cast<u64>(&frame + 1) == kernite_syscall_entry_stack);
+    if (g_return_hook)
+        g_return_hook(frame);
+    arch_enter_user(&frame);
 }
 
 u64 syscalls_via_fault() { return g_syscalls_via_fault; }
 
-void leave_user_mode(u64 value)
+// Traps from or about ring 3 (traps.cpp calls this first). Returns true if the trap was handled here.
+bool handle_user_trap(TrapFrame& frame, u64 fault_address)
 {
-    VERIFY(g_in_user_mode);
-    arch_leave_user(g_saved_kernel_rsp, value);
+    bool from_user = (frame.cs & 3) == 3;
+    if (frame.vector == syscall_vector) {
+        serve_syscall(frame);
+        g_return_hook(frame);
+        return true;
+    }
+    if (frame.vector == PageFault && !from_user) {
+        // A user copy that touched a page not mapped yet (resolved on demand) or not mappable (fails the copy).
+        if (!in_user_copy(frame.rip) || fault_address >= user_space_end)
+            return false;
+        bool write = frame.error_code & PageFaultWrite;
+        if (g_resolver && !(frame.error_code & PageFaultPresent) && g_resolver(fault_address, write, false))
+            return true;
+        if (g_resolver && (frame.error_code & PageFaultPresent) && write && g_resolver(fault_address, true, false))
+            return true;
+        frame.rip = reinterpret_cast<u64>(kernite_user_copy_fault);
+        return true;
+    }
+    if (!from_user)
+        return false;
+    if (frame.vector == PageFault) {
+        u64 entry = reinterpret_cast<u64>(&kernite_syscall_entry);
+        if (frame.rip == entry && fault_address == entry && (frame.error_code & PageFaultInstructionFetch)) {
+            // PVM's ring-3 `syscall` (above): serve it as the entry would have, then return after the
+            // instruction with the user's flags, as SYSRET would.
+            ++g_syscalls_via_fault;
+            frame.rip = frame.rcx;
+            frame.rflags = frame.r11;
+            frame.vector = syscall_vector;
+            frame.error_code = 0;
+            sanitize_user_frame(frame);
+            serve_syscall(frame);
+            g_return_hook(frame);
+            return true;
+        }
+        bool write = frame.error_code & PageFaultWrite;
+        bool execute = frame.error_code & PageFaultInstructionFetch;
+        if (g_resolver && g_resolver(fault_address, write, execute)) {
+            g_return_hook(frame);
+            return true;
+        }
+    }
+    if (frame.vector < FirstIrq) {
+        g_user_exception(frame, fault_address);
+        g_return_hook(frame);
+        return true;
+    }
+    return false; // an interrupt: traps.cpp runs its handler, then calls return_to_user_after_interrupt
 }
+
+void return_to_user_after_interrupt(TrapFrame& frame)
+{
+    if ((frame.cs & 3) == 3 && g_return_hook)
+        g_return_hook(frame);
+}
+
+bool copy_from_user(void* kernel_destination, u64 user_source, usize length)
+{
+    if (length == 0)
+        return true;
+    if (!is_user_range(user_source, length))
+        return false;
+    return arch_copy_user(kernel_destination, reinterpret_cast<void const*>(user_source), length) == 1;
+}
+
+bool copy_to_user(u64 user_destination, void const* kernel_source, usize length)
+{
+    if (length == 0)
+        return true;
+    if (!is_user_range(user_destination, length))
+        return false;
+    return arch_copy_user(reinterpret_cast<void*>(user_destination), kernel_source, length) == 1;
+}
+
+bool clear_user(u64 user_destination, usize length)
+{
+    if (length == 0)
+        return true;
+    if (!is_user_range(user_destination, length))
+        return false;
+    return arch_clear_user(reinterpret_cast<void*>(user_destination), length) == 1;
+}
+
+i64 copy_string_from_user(char* destination, u64 user_source, usize capacity)
+{
+    if (capacity == 0 || user_source < user_space_floor || user_source >= user_space_end)
+        return -1;
+    // Never read past the end of the lower half.
+    if (capacity > user_space_end - user_source)
+        capacity = user_space_end - user_source;
+    return arch_copy_string_user(destination, reinterpret_cast<char const*>(user_source), capacity);
+}
+
+void fpu_save(u8* area) { asm volatile("fxsave64 (%0)" ::"r"(area) : "memory"); }
+void fpu_restore(u8 const* area) { asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory"); }
+void fpu_initial_state(u8* area) { __builtin_memcpy(area, g_initial_fpu_state, fpu_state_size); }
 
 } // namespace kernite::arch
-
-extern "C" u64 arch_dispatch_syscall(kernite::arch::SyscallFrame* frame)
-{
-    u64 result = kernite::arch::g_handler(*frame);
-    // SYSRET to a non-canonical RIP raises #GP in ring 0 on Intel CPUs (SDM Vol. 2B SYSRET): never return to one.
-    if (!kernite::arch::is_user_address(frame->rip))
-        kernite::arch::leave_user_mode(static_cast<u64>(-14));
-    return result;
-}

@@ -17,6 +17,13 @@ struct PhysicalRange {
     u64 length;
 };
 
+// A boot module (abi.h: "program", "args", "rootfs") in guest-physical memory the frame allocator never hands out.
+struct BootModuleRange {
+    char name[48]; // NUL-terminated
+    u64 phys;
+    u64 size;
+};
+
 struct BootParams {
     BootProtocol protocol;
     u64 boot_tsc; // rdtsc at the first instruction we control
@@ -36,6 +43,10 @@ struct BootParams {
     u64 page_table_root;    // physical address of the kernel PML4
     u64 relocations_applied;   // by early boot; 0 when the loader relocated the image
     bool relocated_by_loader; // abi::BootFlagRelocated
+    BootModuleRange modules[abi::max_boot_modules];
+    u32 module_count;
+    u64 bundle_phys; // PVH: the whole module bundle (reserved with its modules)
+    u64 bundle_size;
     u64 stage_tsc[5]; // early boot milestones: parsed, generator seeded, frames ready, tables built, relocated
 };
 

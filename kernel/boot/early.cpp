@@ -79,6 +79,8 @@ void add_usable(u64 base, u64 length)
         params.max_phys = end;
 }
 
+void add_module(char const* name, u64 name_capacity, u64 phys, u64 size);
+
 void parse_monitor_boot_info(u64 info_phys, u64 magic)
 {
     if (magic != abi::boot_magic || info_phys == 0 || info_phys % 8 != 0 || info_phys > (1ull << 30))
@@ -107,6 +109,10 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
         }
     }
     copy_cmdline(info.cmdline_gpa, info.identity_map_limit);
+    if (info.module_count > abi::max_boot_modules)
+        early_halt();
+    for (u32 i = 0; i < info.module_count; ++i)
+        add_module(info.modules[i].name, sizeof(info.modules[i].name), info.modules[i].gpa, info.modules[i].size);
     for (u32 i = 0; i < info.memory_region_count; ++i) {
         auto const& region = info.memory_regions[i];
         if (region.type == static_cast<u32>(abi::MemoryType::Usable))
@@ -114,39 +120,83 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
     }
 }
 
-// The seed module the Kernite QEMU backend passes with -initrd (kernel/boot/pvh.h): copied into BootParams,
-// then wiped where the loader put it. Any other module, or one that is out of range, is ignored: without a
-// seed, kernel/security/entropy.cpp uses RDSEED/RDRAND or refuses the boot.
-void read_pvh_seed_module(pvh::StartInfo const& info, u64 limit)
+// Records a module (name from loader memory, copied and terminated here). The kernel checks the contents later;
+// here only that the range is sane and page-aligned. A module that is not is a broken loader: halt.
+void add_module(char const* name, u64 name_capacity, u64 phys, u64 size)
 {
-    constexpr u32 max_modules = 16;
+    auto& params = g_boot_params;
+    u64 end = 0;
+    if (params.module_count >= abi::max_boot_modules || size == 0 || !ktl::checked_add(phys, size, &end)
+        || phys < 0x100000)
+        early_halt();
+    auto& module = params.modules[params.module_count++];
+    u64 i = 0;
+    for (; i + 1 < sizeof(module.name) && i < name_capacity && name[i]; ++i)
+        module.name[i] = name[i];
+    module.name[i] = 0;
+    module.phys = phys;
+    module.size = size;
+    // Modules are read through the direct map, which covers [1 MiB, max_phys).
+    if (end > params.max_phys)
+        params.max_phys = end;
+}
+
+bool bytes_equal(u8 const volatile* bytes, char const* expected, u64 length)
+{
+    for (u64 j = 0; j < length; ++j) {
+        if (bytes[j] != static_cast<u8>(expected[j]))
+            return false;
+    }
+    return true;
+}
+
+// The module bundle the Kernite QEMU backend passes with -initrd (abi.h ModuleBundleHeader): the seed is copied
+// into BootParams and wiped where the loader put it; the other entries become modules. A module that is not a
+// bundle, or a malformed bundle, is ignored (with no seed, kernel/security/entropy.cpp uses RDSEED/RDRAND or
+// refuses the boot; with no program the demo runs).
+void read_pvh_module_bundle(pvh::StartInfo const& info, u64 limit)
+{
     u64 list_end = 0;
     // QEMU places the list without alignment (0x7b7c seen), so entries are copied out byte-wise.
-    if (info.nr_modules == 0 || info.nr_modules > max_modules || info.modlist_paddr == 0
-        || !ktl::checked_add(info.modlist_paddr, u64(info.nr_modules) * sizeof(pvh::ModlistEntry), &list_end)
-        || list_end > limit)
+    if (info.nr_modules != 1 || info.modlist_paddr == 0
+        || !ktl::checked_add(info.modlist_paddr, u64(sizeof(pvh::ModlistEntry)), &list_end) || list_end > limit)
         return;
-    for (u32 i = 0; i < info.nr_modules; ++i) {
-        pvh::ModlistEntry module;
-        copy_bytes(&module, reinterpret_cast<void const*>(info.modlist_paddr + i * sizeof(module)), sizeof(module));
-        u64 const paddr = module.paddr;
-        u64 end = 0;
-        if (module.size != pvh::seed_module_size || paddr == 0
-            || !ktl::checked_add(paddr, pvh::seed_module_size, &end) || end > limit)
-            continue;
-        auto* bytes = reinterpret_cast<u8 volatile*>(paddr);
-        bool magic = true;
-        for (u64 j = 0; j < sizeof(pvh::seed_module_magic); ++j)
-            magic = magic && bytes[j] == static_cast<u8>(pvh::seed_module_magic[j]);
-        if (!magic)
-            continue;
-        auto& params = g_boot_params;
-        for (u64 j = 0; j < sizeof(params.entropy_seed); ++j)
-            params.entropy_seed[j] = bytes[sizeof(pvh::seed_module_magic) + j];
-        params.has_entropy_seed = true;
-        for (u64 j = 0; j < pvh::seed_module_size; ++j)
-            bytes[j] = 0;
+    pvh::ModlistEntry module;
+    copy_bytes(&module, reinterpret_cast<void const*>(info.modlist_paddr), sizeof(module));
+    u64 const base = module.paddr;
+    u64 const size = module.size;
+    u64 end = 0;
+    if (base == 0 || size < sizeof(abi::ModuleBundleHeader) || !ktl::checked_add(base, size, &end) || end > limit)
         return;
+    abi::ModuleBundleHeader header;
+    copy_bytes(&header, reinterpret_cast<void const*>(base), sizeof(header));
+    if (!bytes_equal(reinterpret_cast<u8 const*>(header.magic), abi::module_bundle_magic, sizeof(header.magic))
+        || header.count > abi::max_boot_modules + 1
+        || sizeof(header) + u64(header.count) * sizeof(abi::ModuleBundleEntry) > size)
+        return;
+    auto& params = g_boot_params;
+    params.bundle_phys = base;
+    params.bundle_size = size;
+    for (u32 i = 0; i < header.count; ++i) {
+        abi::ModuleBundleEntry entry;
+        copy_bytes(&entry, reinterpret_cast<void const*>(base + sizeof(header) + i * sizeof(entry)), sizeof(entry));
+        u64 entry_end = 0;
+        if (entry.offset % 8 != 0 || !ktl::checked_add(entry.offset, entry.size, &entry_end) || entry_end > size)
+            early_halt();
+        entry.name[sizeof(entry.name) - 1] = 0;
+        auto* bytes = reinterpret_cast<u8 volatile*>(base + entry.offset);
+        if (bytes_equal(reinterpret_cast<u8 const*>(entry.name), abi::module_name_seed, sizeof(abi::module_name_seed))) {
+            if (entry.size != pvh::seed_module_size || !bytes_equal(bytes, pvh::seed_module_magic, sizeof(pvh::seed_module_magic)))
+                continue;
+            for (u64 j = 0; j < sizeof(params.entropy_seed); ++j)
+                params.entropy_seed[j] = bytes[sizeof(pvh::seed_module_magic) + j];
+            params.has_entropy_seed = true;
+            for (u64 j = 0; j < pvh::seed_module_size; ++j)
+                bytes[j] = 0;
+            continue;
+        }
+        if (entry.size != 0)
+            add_module(entry.name, sizeof(entry.name), base + entry.offset, entry.size);
     }
 }
 
@@ -168,7 +218,7 @@ void parse_pvh_start_info(u64 info_phys)
             add_usable(entries[i].addr, entries[i].size);
     }
     g_boot_params.has_entropy_seed = false;
-    read_pvh_seed_module(info, pvh_identity_limit);
+    read_pvh_module_bundle(info, pvh_identity_limit);
 }
 
 // Page tables live in frames reached through the identity map during early boot.
@@ -270,6 +320,14 @@ extern "C" HandOff* kernel_early(u64 protocol, u64 info_phys, u64 magic)
     }
     g_physical_memory.reserve(0, 0x100000);
     g_physical_memory.reserve(phys_start, phys_end - phys_start + bitmap_bytes);
+    // Boot modules stay where the loader put them (the program is mapped from there, the rootfs read from
+    // there). Under PVH the bundle lies in RAM the memory map calls usable.
+    for (u32 i = 0; i < params.module_count; ++i)
+        g_physical_memory.reserve(ktl::align_down(params.modules[i].phys, paging::page_size),
+            params.modules[i].size + params.modules[i].phys % paging::page_size);
+    if (params.bundle_size)
+        g_physical_memory.reserve(ktl::align_down(params.bundle_phys, paging::page_size),
+            params.bundle_size + params.bundle_phys % paging::page_size);
 
     params.stage_tsc[2] = read_tsc();
     // Kernel page tables, W^X from the first entry (docs/security-model.md "W^X"): from the image's layout note,

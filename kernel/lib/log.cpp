@@ -1,3 +1,4 @@
+#include <kernel/process/output.h>
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
 #include <platform/platform.h>
@@ -13,6 +14,7 @@ void klog(char const* fmt, ...)
     usize length = prefix + vformat(line + prefix, sizeof(line) - prefix - 1, fmt, args);
     __builtin_va_end(args);
     line[length++] = '\n';
+    process::output::flush(); // the program's buffered output first: the host sees both in order
     platform::console_write(abi::ConsoleStream::Stderr, line, length);
 }
 

@@ -81,6 +81,19 @@ ErrorOr<u64> allocate_frames(u64 count)
     return g_physical_memory.allocate_contiguous(count);
 }
 
+ErrorOr<u64> allocate_zeroed_frame()
+{
+    bool pristine = false;
+    u64 phys = 0;
+    {
+        arch::InterruptsDisabled guard;
+        phys = TRY(g_physical_memory.allocate_frame(&pristine));
+    }
+    if (!pristine)
+        __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
+    return phys;
+}
+
 void free_frames(u64 phys, u64 count)
 {
     arch::InterruptsDisabled guard;

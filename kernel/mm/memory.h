@@ -27,6 +27,8 @@ inline void* phys_to_virt(u64 phys) { return reinterpret_cast<void*>(direct_map_
 u64 kernel_virt_to_phys(void const*);
 
 ErrorOr<u64> allocate_frames(u64 count);
+// One frame of zeros (frames never used since boot are known to be zero and are not cleared again).
+ErrorOr<u64> allocate_zeroed_frame();
 void free_frames(u64 phys, u64 count);
 
 struct KernelStack {

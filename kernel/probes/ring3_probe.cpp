@@ -8,6 +8,9 @@
 #include <kernel/lib/log.h>
 #include <kernel/mm/memory.h>
 #include <kernel/probes/ring3_probe.h>
+#include <kernel/sched/scheduler.h>
+#include <kernel/sched/wait_queue.h>
+#include <arch/x86_64/interrupts_disabled.h>
 #include <platform/platform.h>
 
 namespace kernite::probes {
@@ -23,18 +26,62 @@ constexpr u64 linux_getpid = 39;
 constexpr u64 linux_exit = 60;
 
 u64 g_syscalls_seen;
+u64 g_exit_status;
+bool g_exited;
+sched::WaitQueue g_exit_wait;
+u64 g_user_rip;
+alignas(16) u8 g_fpu_area[arch::fpu_state_size];
 
-u64 handle_syscall(arch::SyscallFrame& frame)
+void handle_syscall(arch::TrapFrame& frame)
 {
     ++g_syscalls_seen;
-    switch (frame.number) {
+    switch (frame.rax) {
     case linux_getpid:
-        return 1;
-    case linux_exit:
-        arch::leave_user_mode(frame.rdi);
-    default:
-        return static_cast<u64>(-38); // -ENOSYS
+        frame.rax = 1;
+        return;
+    case linux_exit: {
+        arch::InterruptsDisabled guard;
+        g_exit_status = frame.rdi;
+        g_exited = true;
+        g_exit_wait.wake_all();
+        sched::drop_user_state();
+        sched::exit_thread(0);
     }
+    default:
+        frame.rax = static_cast<u64>(-38); // -ENOSYS
+    }
+}
+
+void no_hook(arch::TrapFrame&) { }
+
+void user_fault(arch::TrapFrame& frame, u64 address)
+{
+    klog("ring3 probe: exception %lu at rip 0x%lx (address 0x%lx)", frame.vector, frame.rip, address);
+    arch::InterruptsDisabled guard;
+    g_exit_status = 255;
+    g_exited = true;
+    g_exit_wait.wake_all();
+    sched::drop_user_state();
+    sched::exit_thread(0);
+}
+
+int probe_thread(void*)
+{
+    auto* frame = arch::user_frame(sched::current_thread()->kernel_stack().top);
+    arch::prepare_user_frame(*frame, g_user_rip, stack_address + paging::page_size);
+    arch::enter_user(*frame);
+}
+
+// Runs user code at `rip` on its own thread until it calls exit; returns the exit status.
+u64 run_user(u64 rip)
+{
+    g_user_rip = rip;
+    g_exited = false;
+    arch::fpu_initial_state(g_fpu_area);
+    auto thread = sched::create_user_thread("ring3-probe", probe_thread, nullptr, g_fpu_area, 0, nullptr);
+    VERIFY(!thread.is_error());
+    g_exit_wait.wait_until([] { return g_exited; });
+    return g_exit_status;
 }
 
 // The two programs, position-independent x86-64 machine code.
@@ -59,8 +106,7 @@ int run_ring3_probe()
     // Code and stack frames; the code is written through the direct map before it is mapped for the user.
     auto code = mm::allocate_frames(1);
     auto stack = mm::allocate_frames(1);
-    auto entry_stack = mm::allocate_stack(4);
-    if (code.is_error() || stack.is_error() || entry_stack.is_error()) {
+    if (code.is_error() || stack.is_error()) {
         klog("ring3 probe: out of memory");
         return 1;
     }
@@ -75,16 +121,15 @@ int run_ring3_probe()
         klog("ring3 probe: cannot map the user pages");
         return 1;
     }
-    arch::initialize_user_mode(handle_syscall);
+    arch::initialize_user_mode(handle_syscall, no_hook, user_fault, nullptr);
 
     u64 khz = platform::tsc_khz();
     u64 start = arch::read_tsc();
-    u64 status = arch::run_in_user_mode(code_address, stack_address + page_size, entry_stack.value().top);
+    u64 status = run_user(code_address);
     u64 syscall_ticks = arch::read_tsc() - start;
     u64 seen = g_syscalls_seen;
     start = arch::read_tsc();
-    u64 loop_status = arch::run_in_user_mode(code_address + loop_offset, stack_address + page_size,
-        entry_stack.value().top);
+    u64 loop_status = run_user(code_address + loop_offset);
     u64 loop_ticks = arch::read_tsc() - start;
 
     (void)space.unmap(code_address, page_size);

@@ -2,6 +2,8 @@
 // below is touched only with IF=0, in thread context (InterruptsDisabled) or in the timer interrupt.
 #include <arch/x86_64/context_switch.h>
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/trap_frame.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/sched/scheduler.h>
@@ -16,7 +18,12 @@ namespace kernite::sched {
 class Scheduler {
 public:
     static void initialize_boot_thread(Thread&);
-    static ErrorOr<Thread*> allocate(char const* name, ThreadEntry, void* argument, u64 stack_pages = thread_stack_pages);
+    static ErrorOr<Thread*> allocate(char const* name, ThreadEntry, void* argument, u64 stack_pages = thread_stack_pages,
+        bool user = false);
+    static bool block_on_until(ThreadQueue&, u64 deadline_tsc);
+    static void remove_sleeper(Thread&);
+    static void reap_detached();
+    static void switch_user_state(Thread& next);
     static void make_runnable(Thread&);
     static void schedule();
     static void block_on(ThreadQueue&);
@@ -41,6 +48,9 @@ Thread* g_sleepers; // sorted by wake-up TSC, earliest first
 u64 g_next_id = 1;
 u64 g_slice_ticks;
 Statistics g_statistics;
+ThreadQueue g_detached_exited; // exited detached threads, freed by the next allocate()
+Thread* g_fpu_owner;           // whose program FPU state is in the registers (the kernel never touches them)
+u64 g_loaded_fs_base;
 
 // Stacks of joined threads, kept for the next thread: mapping and unmapping a stack costs page-table work
 // and TLB invalidations (each an exit under shadow paging), far more than the thread's whole life in the demo.
@@ -69,10 +79,11 @@ int idle_entry(void*) { Scheduler::idle_loop(); }
 } // namespace
 
 // A new thread with its guarded stack laid out for arch_thread_trampoline; not queued anywhere yet.
-ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* argument, u64 stack_pages)
+ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* argument, u64 stack_pages, bool user)
 {
     // Neither the heap nor the page tables are preemption-safe yet: allocate with the scheduler lock held.
     InterruptsDisabled allocation_guard;
+    reap_detached();
     auto stack = TRY(take_stack(stack_pages));
     auto memory = mm::kmalloc(sizeof(Thread));
     if (memory.is_error()) {
@@ -81,7 +92,9 @@ ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* 
     }
     auto* thread = new (memory.value()) Thread;
     thread->m_stack = stack;
-    thread->m_saved_rsp = arch::prepare_thread_stack(stack.top, entry, argument, exit_thread);
+    // A user thread's first kernel frame starts below the TrapFrame slot that ring-3 entries use (user_mode.h).
+    u64 frames_top = user ? stack.top - ktl::align_up_const(sizeof(arch::TrapFrame), 16) : stack.top;
+    thread->m_saved_rsp = arch::prepare_thread_stack(frames_top, entry, argument, exit_thread);
     thread->m_entry = entry;
     thread->m_argument = argument;
     usize i = 0;
@@ -137,9 +150,63 @@ void Scheduler::schedule()
     if (next == previous)
         return;
     ++g_statistics.context_switches;
-    // A thread with a user context will also set TSS.RSP0 to its kernel stack top here
-    // (arch::set_kernel_entry_stack), so ring-3 interrupts land on its own guarded stack.
+    if (next->m_fpu_area)
+        switch_user_state(*next);
     arch_context_switch(&previous->m_saved_rsp, next->m_saved_rsp);
+}
+
+// Ring-3 entries go to the next thread's kernel stack; its FPU state and TLS base are loaded, lazily: kernel
+// threads never touch the FPU, so the registers keep the last program thread's state until another one runs.
+void Scheduler::switch_user_state(Thread& next)
+{
+    arch::set_user_entry_stack(next.m_stack.top);
+    if (g_fpu_owner != &next) {
+        if (g_fpu_owner)
+            arch::fpu_save(g_fpu_owner->m_fpu_area);
+        arch::fpu_restore(next.m_fpu_area);
+        g_fpu_owner = &next;
+    }
+    if (g_loaded_fs_base != next.m_fs_base) {
+        arch::write_msr(arch::msr_fs_base, next.m_fs_base);
+        g_loaded_fs_base = next.m_fs_base;
+    }
+}
+
+bool Scheduler::block_on_until(ThreadQueue& queue, u64 deadline_tsc)
+{
+    Thread& self = *g_current;
+    self.m_timed_out = false;
+    self.m_wait_queue = &queue;
+    queue.push_back(self);
+    self.m_wake_tsc = deadline_tsc;
+    add_sleeper(self);
+    self.m_state = ThreadState::Blocked;
+    schedule();
+    return !self.m_timed_out;
+}
+
+void Scheduler::remove_sleeper(Thread& thread)
+{
+    for (Thread** link = &g_sleepers; *link; link = &(*link)->m_next_sleeper) {
+        if (*link == &thread) {
+            *link = thread.m_next_sleeper;
+            thread.m_next_sleeper = nullptr;
+            thread.m_in_sleep_list = false;
+            return;
+        }
+    }
+}
+
+void Scheduler::reap_detached()
+{
+    while (Thread* thread = g_detached_exited.pop_front()) {
+        VERIFY(thread != g_current && thread->m_state == ThreadState::Exited);
+        if (g_fpu_owner == thread)
+            g_fpu_owner = nullptr;
+        release_stack(thread->m_stack);
+        thread->~Thread();
+        mm::kfree(thread);
+    }
 }
 
 void Scheduler::block_on(ThreadQueue& queue)
@@ -156,6 +223,9 @@ usize Scheduler::wake(ThreadQueue& queue, usize limit)
         Thread* thread = queue.pop_front();
         if (!thread)
             break;
+        if (thread->m_in_sleep_list)
+            remove_sleeper(*thread);
+        thread->m_wait_queue = nullptr;
         make_runnable(*thread);
         ++woken;
     }
@@ -167,6 +237,7 @@ usize Scheduler::wake(ThreadQueue& queue, usize limit)
 void Scheduler::add_sleeper(Thread& thread)
 {
     thread.m_state = ThreadState::Sleeping;
+    thread.m_in_sleep_list = true;
     Thread** link = &g_sleepers;
     while (*link && (*link)->m_wake_tsc <= thread.m_wake_tsc)
         link = &(*link)->m_next_sleeper;
@@ -180,6 +251,13 @@ void Scheduler::wake_sleepers(u64 now)
         Thread* thread = g_sleepers;
         g_sleepers = thread->m_next_sleeper;
         thread->m_next_sleeper = nullptr;
+        thread->m_in_sleep_list = false;
+        if (thread->m_wait_queue) {
+            // A timed wait that timed out: leave the wait queue too.
+            thread->m_wait_queue->remove(*thread);
+            thread->m_wait_queue = nullptr;
+            thread->m_timed_out = true;
+        }
         make_runnable(*thread);
     }
 }
@@ -253,6 +331,38 @@ ErrorOr<Thread*> create_thread(char const* name, ThreadEntry entry, void* argume
     return thread;
 }
 
+ErrorOr<Thread*> create_user_thread(char const* name, ThreadEntry entry, void* argument, u8* fpu_area, u64 fs_base,
+    void* user_context)
+{
+    VERIFY(g_current && fpu_area);
+    Thread* thread = TRY(Scheduler::allocate(name, entry, argument, thread_stack_pages, true));
+    thread->m_fpu_area = fpu_area;
+    thread->m_fs_base = fs_base;
+    thread->m_user_context = user_context;
+    thread->m_detached = true;
+    InterruptsDisabled guard;
+    Scheduler::make_runnable(*thread);
+    Scheduler::update_timer();
+    return thread;
+}
+
+void drop_user_state()
+{
+    VERIFY(!arch::interrupts_enabled());
+    if (g_fpu_owner == g_current)
+        g_fpu_owner = nullptr;
+    g_current->m_fpu_area = nullptr;
+    g_current->m_user_context = nullptr;
+}
+
+void set_fs_base(u64 value)
+{
+    InterruptsDisabled guard;
+    g_current->m_fs_base = value;
+    arch::write_msr(arch::msr_fs_base, value);
+    g_loaded_fs_base = value;
+}
+
 void yield()
 {
     InterruptsDisabled guard;
@@ -286,6 +396,8 @@ void Scheduler::exit_current(int status)
     g_current->m_exit_status = status;
     g_current->m_state = ThreadState::Exited;
     wake(g_current->m_joiners, ~usize(0));
+    if (g_current->m_detached)
+        g_detached_exited.push_back(*g_current); // freed by a later allocate(), once we are off its stack
     schedule();
     VERIFY_NOT_REACHED();
 }
@@ -317,6 +429,8 @@ void handle_timer_interrupt(u64 now_tsc)
 Statistics statistics() { return g_statistics; }
 
 void WaitQueue::wait_locked() { Scheduler::block_on(m_waiters); } // schedule() checks IF=0
+
+bool WaitQueue::wait_locked_until(u64 deadline_tsc) { return Scheduler::block_on_until(m_waiters, deadline_tsc); }
 
 usize WaitQueue::wake_one()
 {

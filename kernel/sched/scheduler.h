@@ -21,6 +21,16 @@ ErrorOr<void> initialize();
 // A new runnable thread that will call entry(argument); its return value is the exit status.
 ErrorOr<Thread*> create_thread(char const* name, ThreadEntry entry, void* argument);
 
+// A thread that will run a program: `entry` prepares its user state in arch::user_frame(stack top) (the top of
+// its kernel stack is kept free for it) and calls arch::enter_user. Detached: freed by the scheduler after it
+// exits. `fpu_area` (arch::fpu_state_size bytes, 16-aligned) must stay valid until the thread has exited.
+ErrorOr<Thread*> create_user_thread(char const* name, ThreadEntry entry, void* argument, u8* fpu_area,
+    u64 fs_base, void* user_context);
+// Before a user thread exits: forget its FPU area and user context (interrupts off; the caller frees them next).
+void drop_user_state();
+// The current thread's TLS base (arch_prctl ARCH_SET_FS): loaded now and on every switch to it.
+void set_fs_base(u64 value);
+
 // Gives the CPU to the next runnable thread, if any.
 void yield();
 // Blocks the current thread for at least `ns` nanoseconds.

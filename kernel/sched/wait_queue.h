@@ -28,6 +28,8 @@ public:
     // Blocks until woken, unconditionally. The caller must have disabled interrupts across the check that
     // made it decide to wait (InterruptsDisabled), or a wake in between is lost.
     void wait_locked();
+    // The same with a deadline (TSC): returns false when the deadline passed before a wake.
+    bool wait_locked_until(u64 deadline_tsc);
 
     // Makes the oldest waiter (or every waiter) runnable. Callable from interrupt handlers. Returns how many.
     usize wake_one();

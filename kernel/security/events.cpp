@@ -1,3 +1,4 @@
+#include <kernel/process/output.h>
 #include <arch/x86_64/cpu.h>
 #include <kernel/debug/symbols.h>
 #include <kernel/lib/format.h>
@@ -24,6 +25,7 @@ bool g_stopping;
 
 void report(abi::EventType type, char const* message, EventDetails const& details)
 {
+    process::output::flush(); // what the program wrote before the event reaches the host before it
     abi::SecurityEvent event {};
     event.type = static_cast<u32>(type);
     copy_string(event.message, sizeof(event.message), message);

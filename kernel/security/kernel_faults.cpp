@@ -106,8 +106,6 @@ void handle_kernel_exception(TrapFrame& frame)
     EventDetails details { frame.rip, 0, true, false };
     switch (frame.vector) {
     case arch::PageFault:
-        if (arch::handle_syscall_from_fault(frame, arch::read_cr2()))
-            return;
         page_fault(frame);
     case arch::GeneralProtection:
         print_registers(frame);

@@ -110,6 +110,8 @@ int serve_exits(kvm::Vm& vm, RunPlan& plan, GuestMemory& memory)
             if (outcome.kind == HypercallOutcome::Kind::Fatal)
                 return fatal_exit(vm, outcome.message);
             if (outcome.kind == HypercallOutcome::Kind::Exit) {
+                if (!outcome.message.empty())
+                    report_error(outcome.message);
                 if (plan.options.verbose) {
                     std::snprintf(text, sizeof(text), "guest exit, reason %u, exit status %d", outcome.exit_reason,
                         outcome.exit_status);
@@ -176,12 +178,20 @@ int run_with_kvm(RunPlan& plan, std::unique_ptr<kvm::Vm> vm)
         report_error("refusing kernel image " + plan.kernel_path + ": " + tables.error());
         return exit_status_cannot_start;
     }
+    // The boot modules go right below the kernel's page tables (or the end of RAM), in Reserved memory.
+    u64 const modules_top = tables.value().root != 0 ? tables.value().reserved_base : memory->size();
+    auto modules = place_modules(*memory, plan.modules, modules_floor(plan), modules_top);
+    if (!modules.ok()) {
+        report_error(modules.error());
+        return exit_status_cannot_start;
+    }
     auto boot_info = write_boot_layout(*memory,
         { .tsc_khz = vm->tsc_khz(),
             .cmdline = plan.cmdline,
             .relocated_to = kernel_virt_base,
             .kernel_tables_root = tables.value().root,
-            .kernel_tables_base = tables.value().reserved_base });
+            .kernel_tables_base = tables.value().reserved_base,
+            .modules = &modules.value() });
     if (!boot_info.ok()) {
         report_error(boot_info.error());
         return exit_status_cannot_start;

@@ -1,7 +1,9 @@
 // The QEMU backend: boots the same kernel image through its PVH note on `-M microvm`, reads the 16550
 // console from QEMU's stdout, forwards ordinary lines, and decodes the marker lines (abi.h "QEMU/PVH
 // transport") with the same validation and event code as the KVM path.
+#include "boot_modules.h"
 #include "exit_status.h"
+#include "hypercalls.h"
 #include "io.h"
 #include "run.h"
 #include "serial_markers.h"
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <poll.h>
+#include <span>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +28,10 @@ namespace kernite::monitor {
 
 namespace {
 
+// Ordinary console lines are forwarded in pieces of at most this many bytes; a marker line may be as long as a
+// whole output buffer in hex (abi.h "QEMU/PVH transport"), and one longer than that is malformed.
 constexpr usize max_line_length = 64 * 1024;
+constexpr usize max_marker_line_length = 2 * abi::output_max_length + 64;
 
 std::optional<std::string> find_in_path(char const* program)
 {
@@ -44,61 +50,88 @@ std::optional<std::string> find_in_path(char const* program)
     }
 }
 
-// The boot seed under QEMU (docs/security-model.md "Entropy"): PVH has no field for one, so the seed travels
-// as the one PVH module, QEMU's `-initrd`: 8 bytes of magic "KSEED001" then 32 bytes of getrandom() (the
-// format kernel/boot/pvh.h describes; early boot copies it and wipes it). The file lives in a private
-// directory (0700, mkdtemp) as a 0600 file (mkstemp), and both are removed when the session ends.
-class SeedModule {
+// QEMU passes exactly one PVH module, its `-initrd` file, so every boot module travels in one module bundle (abi.h
+// "ModuleBundleHeader"): the boot seed (docs/security-model.md "Entropy": PVH has no field for one) as the entry
+// "seed", "KSEED001" then 32 bytes of getrandom(), followed by the program, args and rootfs modules of
+// `kernite run APP`. The bundle is written to a file that has no name from the start (O_TMPFILE, or mkstemp and
+// an immediate unlink where the file system lacks O_TMPFILE) and that QEMU opens as /dev/fd/N of its own
+// inherited descriptor: nobody else can open it, and nothing is left behind however the monitor ends.
+// The descriptor number the bundle has in QEMU, which opens it as /dev/fd/N.
+constexpr int bundle_fd_in_qemu = 3;
+
+class ModuleBundleFile {
 public:
-    SeedModule() = default;
-    SeedModule(SeedModule const&) = delete;
-    SeedModule& operator=(SeedModule const&) = delete;
-    ~SeedModule() { remove(); }
+    ModuleBundleFile() = default;
+    ModuleBundleFile(ModuleBundleFile const&) = delete;
+    ModuleBundleFile& operator=(ModuleBundleFile const&) = delete;
+    ~ModuleBundleFile() { close_file(); }
 
     // Returns an error message, or nothing on success.
-    std::optional<std::string> create()
+    std::optional<std::string> create(std::span<ModuleView const> modules)
     {
         char const* tmpdir = std::getenv("TMPDIR");
-        std::string directory = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/kernite-seed-XXXXXX";
-        if (!mkdtemp(directory.data()))
-            return std::string("cannot create the seed directory: ") + std::strerror(errno);
-        m_directory = directory;
-        std::string path = m_directory + "/seed-XXXXXX";
-        int fd = mkstemp(path.data()); // 0600
-        if (fd < 0)
-            return std::string("cannot create the seed file: ") + std::strerror(errno);
-        m_path = path;
-        u8 contents[seed_size] = { 'K', 'S', 'E', 'E', 'D', '0', '0', '1' };
-        bool ok = fill_random(contents + magic_size, seed_size - magic_size);
-        ok = ok && write_fully(fd, contents, sizeof(contents));
-        explicit_bzero(contents, sizeof(contents));
-        ok = close(fd) == 0 && ok;
-        if (!ok)
-            return std::string("cannot write the seed file: ") + std::strerror(errno);
-        return std::nullopt;
+        std::string const directory = tmpdir && *tmpdir ? tmpdir : "/tmp";
+        m_fd = open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (m_fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+            std::string path = directory + "/kernite-modules-XXXXXX";
+            m_fd = mkostemp(path.data(), O_CLOEXEC); // 0600
+            if (m_fd >= 0 && unlink(path.c_str()) != 0) {
+                int const error = errno;
+                close_file();
+                errno = error;
+            }
+        }
+        if (m_fd < 0)
+            return "cannot create the module bundle file in " + directory + ": " + std::strerror(errno);
+        if (m_fd <= bundle_fd_in_qemu) {
+            int const moved = fcntl(m_fd, F_DUPFD_CLOEXEC, bundle_fd_in_qemu + 1);
+            int const error = errno;
+            close_file();
+            if (moved < 0)
+                return std::string("cannot move the module bundle descriptor: ") + std::strerror(error);
+            m_fd = moved;
+        }
+        return write_module_bundle(m_fd, modules);
     }
 
-    std::string const& path() const { return m_path; }
+    int fd() const { return m_fd; }
 
-    void remove()
+    void close_file()
     {
-        if (!m_path.empty())
-            (void)unlink(m_path.c_str());
-        if (!m_directory.empty())
-            (void)rmdir(m_directory.c_str());
-        m_path.clear();
-        m_directory.clear();
+        if (m_fd >= 0)
+            close(m_fd);
+        m_fd = -1;
     }
 
 private:
-    static constexpr usize magic_size = 8;
-    static constexpr usize seed_size = magic_size + 32; // kernel/boot/pvh.h seed_module_size
-    std::string m_directory;
-    std::string m_path;
+    int m_fd { -1 };
 };
 
-std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& plan, bool kvm_usable,
-    std::string const& seed_path)
+// Fills `bundle` with the seed (unless --no-entropy-seed) and the plan's modules; leaves it closed when there
+// is nothing to pass. Returns an error message, or nothing.
+std::optional<std::string> prepare_bundle(RunPlan const& plan, ModuleBundleFile& bundle)
+{
+    std::vector<ModuleView> modules;
+    u8 seed[seed_module_size];
+    std::memcpy(seed, seed_module_magic, sizeof(seed_module_magic));
+    if (!plan.options.no_entropy_seed) {
+        if (!fill_random(seed + sizeof(seed_module_magic), sizeof(seed) - sizeof(seed_module_magic)))
+            return std::string("getrandom failed: ") + std::strerror(errno);
+        modules.push_back({ abi::module_name_seed, seed, sizeof(seed) });
+    }
+    modules.insert(modules.end(), plan.modules.begin(), plan.modules.end());
+    std::optional<std::string> error;
+    if (!modules.empty()) {
+        // QEMU puts the bundle into guest RAM beside the kernel: the KVM placement's rule says whether it fits.
+        error = check_modules_fit(plan, module_bundle_size(modules));
+        if (!error)
+            error = bundle.create(modules);
+    }
+    explicit_bzero(seed, sizeof(seed));
+    return error;
+}
+
+std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& plan, bool kvm_usable, bool has_bundle)
 {
     // `--no-entropy-seed` (testing only) also hides RDRAND/RDSEED, so that the guest has no source at all.
     std::string cpu = kvm_usable ? "host,-arch-capabilities" : "max";
@@ -132,9 +165,9 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
         "-serial",
         "chardev:console",
     };
-    if (!seed_path.empty()) {
+    if (has_bundle) {
         arguments.push_back("-initrd");
-        arguments.push_back(seed_path);
+        arguments.push_back("/dev/fd/" + std::to_string(bundle_fd_in_qemu));
     }
     return arguments;
 }
@@ -159,6 +192,16 @@ public:
         case SerialMarker::Kind::Stderr:
             (void)write_fully(STDERR_FILENO, marker.text + "\n");
             return std::nullopt;
+        case SerialMarker::Kind::Output: {
+            // The program's bytes, exactly; a reader that went away stops the VM as on KVM (hypercalls.h).
+            bool const to_stdout = marker.stream == static_cast<u32>(abi::ConsoleStream::Stdout);
+            if (write_fully(to_stdout ? STDOUT_FILENO : STDERR_FILENO, marker.text.data(), marker.text.size())
+                || errno != EPIPE)
+                return std::nullopt;
+            report_error(std::string("the reader of the program's ") + (to_stdout ? "stdout" : "stderr")
+                + " went away (EPIPE): stopping the program as SIGPIPE would");
+            return exit_status_output_closed;
+        }
         case SerialMarker::Kind::Malformed:
             report_error("malformed console marker from the guest: " + marker.error);
             return exit_status_security_stop;
@@ -185,8 +228,18 @@ public:
         for (usize i = 0; i < length; ++i) {
             if (data[i] != '\n') {
                 m_line += data[i];
-                if (m_line.size() < max_line_length)
+                bool const is_marker = m_line.front() == abi::serial_marker;
+                if (m_line.size() < (is_marker ? max_marker_line_length : max_line_length))
                     continue;
+                if (is_marker) {
+                    report_error("malformed console marker from the guest: a line longer than "
+                        + std::to_string(max_marker_line_length) + " bytes");
+                    return exit_status_security_stop;
+                }
+                // A very long ordinary line goes out in pieces, without newlines of our own.
+                (void)write_fully(STDOUT_FILENO, m_line);
+                m_line.clear();
+                continue;
             }
             auto stop = handle_line(m_line);
             m_line.clear();
@@ -236,23 +289,21 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
     }
     plan.events.set_context({ hex_string(boot_id, sizeof(boot_id)), "qemu" });
 
+    ModuleBundleFile bundle;
+    if (auto error = prepare_bundle(plan, bundle)) {
+        report_error(*error);
+        return exit_status_cannot_start;
+    }
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         report_error(std::string("pipe failed: ") + std::strerror(errno));
         return exit_status_cannot_start;
     }
-    SeedModule seed;
-    if (!plan.options.no_entropy_seed) {
-        if (auto error = seed.create()) {
-            report_error(*error);
-            return exit_status_cannot_start;
-        }
-    }
     // `--no-entropy-seed` runs under TCG: there QEMU's `-rdrand,-rdseed` is honoured (PVM, PLATFORM.md, shows
     // the guest the host's CPUID bits whatever QEMU asks), so the guest really has no source.
     if (plan.options.no_entropy_seed)
         kvm_usable = false;
-    std::vector<std::string> arguments = qemu_arguments(*qemu, plan, kvm_usable, seed.path());
+    std::vector<std::string> arguments = qemu_arguments(*qemu, plan, kvm_usable, bundle.fd() >= 0);
     std::vector<char*> argv;
     for (auto& argument : arguments)
         argv.push_back(argument.data());
@@ -268,10 +319,15 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    // After stdout's dup2, as the pipe may have had that number. The bundle's own number is never it
+    // (ModuleBundleFile::create), so this dup2 really happens and clears FD_CLOEXEC.
+    if (bundle.fd() >= 0)
+        posix_spawn_file_actions_adddup2(&actions, bundle.fd(), bundle_fd_in_qemu);
     pid_t pid = -1;
     int spawn_error = posix_spawn(&pid, qemu->c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     close(pipe_fds[1]);
+    bundle.close_file(); // QEMU holds its own descriptor; the file goes away with the last one
     if (spawn_error != 0) {
         close(pipe_fds[0]);
         report_error("cannot start " + *qemu + ": " + std::strerror(spawn_error));
@@ -313,7 +369,6 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
     if (timed_out || stop)
         kill(pid, SIGKILL);
     int status = wait_for(pid);
-    seed.remove();
     if (timed_out) {
         report_error("timeout after " + plan.options.timeout_text + " s");
         return exit_status_timeout;

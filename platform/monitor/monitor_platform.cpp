@@ -22,6 +22,8 @@ namespace {
 // static request area is enough.
 struct Requests {
     alignas(8) abi::HcConsole console;
+    alignas(8) abi::HcOutput output;
+    alignas(8) abi::HcTime time;
     alignas(8) abi::HcEvent event;
     alignas(8) abi::HcExit exit;
     alignas(8) abi::HcEntropy entropy;
@@ -49,6 +51,18 @@ void console_write(abi::ConsoleStream stream, char const* data, usize length)
     }
 }
 
+void output_write(u8 const* records, usize length)
+{
+    arch::InterruptsDisabled guard;
+    u64 phys = mm::kernel_virt_to_phys(records);
+    VERIFY(phys != 0 && length <= abi::output_max_length);
+    VERIFY(mm::kernel_virt_to_phys(records + length - 1) == phys + length - 1);
+    g_requests.output = {};
+    g_requests.output.data_gpa = phys;
+    g_requests.output.length = static_cast<u32>(length);
+    hypercall(abi::Hypercall::Output, &g_requests.output);
+}
+
 void report_event(abi::SecurityEvent const& event)
 {
     arch::InterruptsDisabled guard;
@@ -63,6 +77,14 @@ void report_event(abi::SecurityEvent const& event)
     g_requests.exit = { status, static_cast<u32>(reason) };
     hypercall(abi::Hypercall::Exit, &g_requests.exit);
     arch::trap_forever(); // the monitor never resumes us; if it did, stop here
+}
+
+u64 host_realtime_ns()
+{
+    arch::InterruptsDisabled guard;
+    g_requests.time = {};
+    hypercall(abi::Hypercall::Time, &g_requests.time);
+    return g_requests.time.realtime_ns;
 }
 
 usize host_entropy(u8* buffer, usize length)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 using namespace kernite::monitor;
 
@@ -89,4 +90,167 @@ TEST(BootLayout, RefusesTooLongCommandLine)
     std::string const long_line(kernite::abi::max_cmdline_length, 'x');
     EXPECT_FALSE(write_boot_layout(*memory, { 0, long_line }).ok());
     EXPECT_TRUE(write_boot_layout(*memory, { 0, std::string_view(long_line).substr(1) }).ok());
+}
+
+namespace {
+
+using kernite::abi::MemoryType;
+
+std::vector<u8> pattern(usize size, u8 seed)
+{
+    std::vector<u8> bytes(size);
+    for (usize i = 0; i < size; ++i)
+        bytes[i] = static_cast<u8>(seed + i * 7);
+    return bytes;
+}
+
+// The memory map type covering [base, base + length), or 0 when no single region covers it.
+u32 type_covering(kernite::abi::BootInfo const& info, u64 base, u64 length)
+{
+    for (u32 i = 0; i < info.memory_region_count; ++i) {
+        auto const& region = info.memory_regions[i];
+        if (base >= region.base && base + length <= region.base + region.length)
+            return region.type;
+    }
+    return 0;
+}
+
+// The regions tile [0, size) in order, without gaps or overlaps.
+void expect_tiled(kernite::abi::BootInfo const& info, u64 size)
+{
+    u64 cursor = 0;
+    for (u32 i = 0; i < info.memory_region_count; ++i) {
+        EXPECT_EQ(info.memory_regions[i].base, cursor) << i;
+        EXPECT_GT(info.memory_regions[i].length, 0u) << i;
+        cursor = info.memory_regions[i].base + info.memory_regions[i].length;
+    }
+    EXPECT_EQ(cursor, size);
+}
+
+} // namespace
+
+TEST(BootModules, PlacedPageAlignedInReservedMemoryAndCopiedOnce)
+{
+    auto memory = GuestMemory::allocate(64ull << 20);
+    ASSERT_TRUE(memory);
+    auto const program = pattern(10000, 1);
+    auto const args = pattern(37, 2);
+    auto const rootfs = pattern(3 * 4096, 3);
+    ModuleView const modules[] = {
+        { "program", program.data(), program.size() },
+        { "args", args.data(), args.size() },
+        { "rootfs", rootfs.data(), rootfs.size() },
+    };
+    u64 const top = (64ull << 20) - 5 * 4096; // as if the kernel's page tables took the last five pages
+    auto placed = place_modules(*memory, modules, 4ull << 20, top);
+    ASSERT_TRUE(placed.ok()) << placed.error();
+    ModulePlacement const& placement = placed.value();
+    ASSERT_EQ(placement.count, 3u);
+    EXPECT_EQ(placement.end, top);
+    EXPECT_EQ(placement.base, top - (3 + 1 + 3) * 4096);
+    u64 expected_gpa = placement.base;
+    for (u32 i = 0; i < 3; ++i) {
+        auto const& entry = placement.modules[i];
+        EXPECT_STREQ(entry.name, modules[i].name);
+        EXPECT_EQ(entry.gpa, expected_gpa);
+        EXPECT_EQ(entry.gpa % 4096, 0u);
+        EXPECT_EQ(entry.size, modules[i].size);
+        std::vector<u8> copy(entry.size + 1);
+        ASSERT_TRUE(memory->read_bytes(entry.gpa, copy.data(), copy.size()));
+        EXPECT_EQ(std::memcmp(copy.data(), modules[i].data, entry.size), 0) << entry.name;
+        if (entry.size % 4096) {
+            EXPECT_EQ(copy[entry.size], 0) << entry.name; // the rest of the page stays zero
+        }
+        expected_gpa += (entry.size + 4095) / 4096 * 4096;
+    }
+
+    // BootInfo lists them and the map reports [base, end of memory) Reserved: modules and tables merge.
+    auto info = write_boot_layout(*memory,
+        { .tsc_khz = 0,
+            .cmdline = "",
+            .relocated_to = 0xffffffff80000000,
+            .kernel_tables_root = top,
+            .kernel_tables_base = top,
+            .modules = &placement });
+    ASSERT_TRUE(info.ok()) << info.error();
+    EXPECT_EQ(info.value().module_count, 3u);
+    EXPECT_EQ(std::memcmp(info.value().modules, placement.modules, sizeof(placement.modules)), 0);
+    ASSERT_EQ(info.value().memory_region_count, 3u);
+    expect_tiled(info.value(), 64ull << 20);
+    EXPECT_EQ(info.value().memory_regions[1].type, static_cast<u32>(MemoryType::Usable));
+    EXPECT_EQ(info.value().memory_regions[1].base + info.value().memory_regions[1].length, placement.base);
+    EXPECT_EQ(info.value().memory_regions[2].type, static_cast<u32>(MemoryType::Reserved));
+    for (u32 i = 0; i < 3; ++i) {
+        EXPECT_EQ(type_covering(info.value(), placement.modules[i].gpa, placement.modules[i].size),
+            static_cast<u32>(MemoryType::Reserved));
+    }
+    auto stored = memory->read(GuestPtr<kernite::abi::BootInfo>(boot_info_gpa));
+    EXPECT_EQ(stored->module_count, 3u);
+    EXPECT_STREQ(stored->modules[2].name, "rootfs");
+}
+
+TEST(BootModules, WithoutKernelTablesTheModulesEndTheMemory)
+{
+    auto memory = GuestMemory::allocate(16ull << 20);
+    auto const program = pattern(4096, 9);
+    ModuleView const modules[] = { { "program", program.data(), program.size() } };
+    auto placed = place_modules(*memory, modules, 3ull << 20, memory->size());
+    ASSERT_TRUE(placed.ok()) << placed.error();
+    EXPECT_EQ(placed.value().base, (16ull << 20) - 4096);
+    auto info = write_boot_layout(*memory, { .tsc_khz = 0, .cmdline = "", .modules = &placed.value() });
+    ASSERT_TRUE(info.ok()) << info.error();
+    ASSERT_EQ(info.value().memory_region_count, 3u);
+    expect_tiled(info.value(), 16ull << 20);
+    EXPECT_EQ(info.value().memory_regions[2].base, (16ull << 20) - 4096);
+    EXPECT_EQ(info.value().memory_regions[2].type, static_cast<u32>(MemoryType::Reserved));
+}
+
+TEST(BootModules, StayBelowTheIdentityMapWithUsableMemoryAbove)
+{
+    auto memory = GuestMemory::allocate(6ull << 30); // only touched pages cost anything
+    ASSERT_TRUE(memory);
+    auto const args = pattern(100, 4);
+    ModuleView const modules[] = { { "args", args.data(), args.size() } };
+    auto placed = place_modules(*memory, modules, 3ull << 20, memory->size());
+    ASSERT_TRUE(placed.ok()) << placed.error();
+    EXPECT_EQ(placed.value().end, 4ull << 30);
+    auto info = write_boot_layout(*memory, { .tsc_khz = 0, .cmdline = "", .modules = &placed.value() });
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info.value().memory_region_count, 4u);
+    expect_tiled(info.value(), 6ull << 30);
+    EXPECT_EQ(info.value().memory_regions[2].type, static_cast<u32>(MemoryType::Reserved));
+    EXPECT_EQ(info.value().memory_regions[3].type, static_cast<u32>(MemoryType::Usable));
+    EXPECT_EQ(info.value().memory_regions[3].base, 4ull << 30);
+}
+
+TEST(BootModules, TooLargeSaysHowMuchMemoryIsNeeded)
+{
+    auto memory = GuestMemory::allocate(8ull << 20);
+    auto const program = pattern(5ull << 20, 5);
+    ModuleView const modules[] = { { "program", program.data(), program.size() } };
+    auto placed = place_modules(*memory, modules, 4ull << 20, memory->size());
+    ASSERT_FALSE(placed.ok());
+    EXPECT_EQ(placed.error(),
+        "the program, its arguments and rootfs (5 MiB) do not fit in 8 MiB of guest memory beside the kernel: "
+        "use --mem 10M or more");
+    // ... and that much is enough.
+    auto bigger = GuestMemory::allocate(10ull << 20);
+    EXPECT_TRUE(place_modules(*bigger, modules, 4ull << 20, bigger->size()).ok());
+    // The floor above the top (a kernel image that leaves no room) is refused too, without wrapping.
+    EXPECT_FALSE(place_modules(*bigger, modules, 12ull << 20, bigger->size()).ok());
+    EXPECT_FALSE(fit_modules(~0ull - 4095, 0, 1ull << 30, 1ull << 30).ok());
+}
+
+TEST(BootModules, RefusesEmptyAndTooManyModules)
+{
+    auto memory = GuestMemory::allocate(16ull << 20);
+    u8 const byte = 1;
+    ModuleView const empty[] = { { "args", &byte, 0 } };
+    EXPECT_FALSE(place_modules(*memory, empty, 2ull << 20, memory->size()).ok());
+    ModuleView const five[]
+        = { { "a", &byte, 1 }, { "b", &byte, 1 }, { "c", &byte, 1 }, { "d", &byte, 1 }, { "e", &byte, 1 } };
+    EXPECT_FALSE(place_modules(*memory, five, 2ull << 20, memory->size()).ok());
+    auto none = place_modules(*memory, std::span<ModuleView const> {}, 2ull << 20, memory->size());
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(none.value().count, 0u);
 }

@@ -87,7 +87,7 @@ TEST(Cli, RunOptionsInBothForms)
     EXPECT_EQ(options.events_path, "e.json");
     EXPECT_EQ(options.crashtest, "WRITE_RO");
     EXPECT_TRUE(options.verbose);
-    EXPECT_EQ(build_kernel_cmdline(options).value(), "crashtest=WRITE_RO a=1 b");
+    EXPECT_EQ(build_kernel_cmdline(options).value(), "crashtest=WRITE_RO verbose a=1 b");
 }
 
 TEST(Cli, RunRefusesBadOptions)
@@ -164,4 +164,97 @@ TEST(Cli, NoEntropySeedIsAHiddenTestingFlag)
     EXPECT_FALSE(parse({ "run", "--no-entropy-seed=yes" }).ok());
     EXPECT_EQ(usage_text().find("no-entropy-seed"), std::string::npos);
     EXPECT_EQ(run_usage_line().find("no-entropy-seed"), std::string::npos);
+}
+
+TEST(Cli, ProgramOptions)
+{
+    auto command = parse({ "run", "--rootfs", "root", "--env", "A=1", "--env=B=x=y", "--env", "C=", "--strace",
+        "--isolation", "none", "--wx=relaxed", "./prog", "--", "arg" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    RunOptions const& options = command.value().run;
+    EXPECT_EQ(options.rootfs, "root");
+    EXPECT_EQ(options.environment, (std::vector<std::string> { "A=1", "B=x=y", "C=" }));
+    EXPECT_TRUE(options.strace);
+    EXPECT_EQ(options.isolation, Isolation::None);
+    EXPECT_EQ(options.wx, WxMode::Relaxed);
+    EXPECT_EQ(options.app, "./prog");
+    EXPECT_EQ(build_kernel_cmdline(options).value(), "isolation=none wx=relaxed strace");
+
+    auto defaults = parse({ "run", "prog" });
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_EQ(defaults.value().run.isolation, std::nullopt);
+    EXPECT_EQ(defaults.value().run.wx, WxMode::Strict);
+    EXPECT_FALSE(defaults.value().run.strace);
+    EXPECT_TRUE(defaults.value().run.rootfs.empty());
+    // With a program the kernel always learns the isolation mode; ring is the default.
+    EXPECT_EQ(build_kernel_cmdline(defaults.value().run).value(), "isolation=ring");
+}
+
+TEST(Cli, KernelCommandLineWords)
+{
+    auto command = parse({ "run", "--crashtest", "WRITE_RO", "--no-aslr", "--print-layout", "--isolation=ring", "--wx",
+        "strict", "--strace", "-v", "--cmdline", "quick" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    EXPECT_EQ(build_kernel_cmdline(command.value().run).value(),
+        "crashtest=WRITE_RO no-aslr print-layout isolation=ring strace verbose quick");
+    // Without a program and without --isolation the demo's command line stays as it was.
+    EXPECT_EQ(build_kernel_cmdline(parse({ "run", "--cmdline", "quick" }).value().run).value(), "quick");
+    EXPECT_EQ(build_kernel_cmdline(parse({ "run", "--verbose" }).value().run).value(), "verbose");
+}
+
+TEST(Cli, ProgramOptionsRefuseBadValues)
+{
+    struct Case {
+        std::vector<char const*> arguments;
+        char const* message;
+    };
+    for (Case const& c : {
+             Case { { "run", "--isolation", "ring0" }, "--isolation must be ring or none, not 'ring0'" },
+             Case { { "run", "--isolation=" }, "--isolation must be ring or none, not ''" },
+             Case { { "run", "--isolation" }, "option --isolation needs a value" },
+             Case { { "run", "--wx", "off" }, "--wx must be strict or relaxed, not 'off'" },
+             Case { { "run", "--env", "NOVALUE" }, "--env needs NAME=VALUE, not 'NOVALUE'" },
+             Case { { "run", "--env", "=1" }, "--env '=1' has an empty name" },
+             Case { { "run", "--env=" }, "--env needs NAME=VALUE, not ''" },
+             Case { { "run", "--env" }, "option --env needs a value" },
+             Case { { "run", "--rootfs=" }, "--rootfs needs a directory" },
+             Case { { "run", "--strace=yes" }, "unknown option '--strace=yes'" },
+         }) {
+        auto command = parse(c.arguments);
+        ASSERT_FALSE(command.ok()) << c.message;
+        EXPECT_EQ(command.error(), c.message);
+        EXPECT_EQ(command.error().find('\n'), std::string::npos);
+    }
+}
+
+TEST(Cli, ProgramEnvironment)
+{
+    RunOptions options;
+    std::vector<std::string> const defaults(std::begin(default_program_environment),
+        std::end(default_program_environment));
+    EXPECT_EQ(build_program_environment(options), defaults);
+    EXPECT_EQ(defaults, (std::vector<std::string> { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb" }));
+
+    // Later values replace earlier same-named ones in place (defaults included); new names come after.
+    options.environment = { "LANG=C", "HOME=/root", "X=1", "LANG=C.UTF-8", "HOMEX=2", "X=" };
+    EXPECT_EQ(build_program_environment(options),
+        (std::vector<std::string> { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root", "TERM=dumb", "LANG=C.UTF-8",
+            "X=", "HOMEX=2" }));
+}
+
+TEST(Cli, HelpDocumentsEveryRunOption)
+{
+    for (std::string const& text : { usage_text(), run_help_text() }) {
+        for (char const* option : { "--vmm", "--mem", "--timeout", "--kernel", "--rootfs", "--env", "--isolation",
+                 "--wx", "--strace", "--events", "--crashtest", "--cmdline", "--print-layout", "--no-aslr", "--verbose",
+                 "APP", "PATH=/usr/local/bin:/usr/bin:/bin", "platform-notes.md" }) {
+            EXPECT_NE(text.find(option), std::string::npos) << option;
+        }
+    }
+    auto help = parse({ "run", "--help" });
+    ASSERT_TRUE(help.ok());
+    EXPECT_EQ(help.value().kind, Command::Kind::RunHelp);
+    for (char const* option :
+        { "--rootfs DIR", "--env K=V", "--isolation ring|none", "--wx strict|relaxed", "--strace", "APP [-- ARGS...]" })
+        EXPECT_NE(run_usage_line().find(option), std::string::npos) << option;
 }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,7 +53,8 @@ TEST_F(Hypercalls, PortRange)
     EXPECT_FALSE(is_hypercall_port(0x4ff));
     EXPECT_TRUE(is_hypercall_port(0x500));
     EXPECT_TRUE(is_hypercall_port(0x504));
-    EXPECT_FALSE(is_hypercall_port(0x505));
+    EXPECT_TRUE(is_hypercall_port(0x505)); // Output
+    EXPECT_FALSE(is_hypercall_port(0x506));
 }
 
 TEST_F(Hypercalls, ConsoleWritesToTheRightStream)
@@ -149,4 +152,150 @@ TEST_F(Hypercalls, EventIsValidatedBeforeItIsReported)
     std::memset(request.event.message, 'A', sizeof(request.event.message));
     ASSERT_TRUE(m_memory.write(GuestPtr<kernite::abi::HcEvent>(0x2000), request));
     EXPECT_EQ(call(kernite::abi::Hypercall::Event, 0x2000).kind, Kind::Fatal);
+}
+
+namespace {
+
+// Builds an HcOutput record buffer: each record's header, its bytes, zero padding to the next 8-byte boundary.
+class RecordBuffer {
+public:
+    RecordBuffer& add(u32 stream, std::string_view bytes)
+    {
+        kernite::abi::OutputRecord header { stream, static_cast<u32>(bytes.size()) };
+        m_bytes.append(reinterpret_cast<char const*>(&header), sizeof(header));
+        m_bytes.append(bytes);
+        m_bytes.resize((m_bytes.size() + 7) & ~usize { 7 });
+        return *this;
+    }
+    std::string& bytes() { return m_bytes; }
+
+private:
+    std::string m_bytes;
+};
+
+constexpr u64 records_gpa = 0x10000;
+
+} // namespace
+
+class OutputHypercall : public Hypercalls {
+protected:
+    HypercallOutcome output(std::string const& records, u32 length, u64 data_gpa = records_gpa)
+    {
+        EXPECT_TRUE(m_memory.write_bytes(records_gpa, records.data(), records.size()));
+        kernite::abi::HcOutput request { data_gpa, length, 0, 12345 };
+        EXPECT_TRUE(m_memory.write(GuestPtr<kernite::abi::HcOutput>(0x2000), request));
+        return call(kernite::abi::Hypercall::Output, 0x2000);
+    }
+    HypercallOutcome output(std::string const& records) { return output(records, static_cast<u32>(records.size())); }
+    i64 result() { return m_memory.read(GuestPtr<kernite::abi::HcOutput>(0x2000))->result; }
+};
+
+TEST_F(OutputHypercall, WritesEachRecordToItsStreamInOrderByteExact)
+{
+    std::string binary;
+    for (int byte = 0; byte < 256; ++byte)
+        binary += static_cast<char>(byte);
+    RecordBuffer records;
+    records.add(1, "one ").add(1, "two\n").add(2, "err\n").add(1, "").add(1, binary).add(2, std::string(5, '\0'));
+    auto outcome = output(records.bytes());
+    EXPECT_EQ(outcome.kind, Kind::Continue) << outcome.message;
+    EXPECT_EQ(result(), 0);
+    EXPECT_EQ(drain(m_out[0]), "one two\n" + binary);
+    EXPECT_EQ(drain(m_err[0]), "err\n" + std::string(5, '\0'));
+}
+
+TEST_F(OutputHypercall, LengthMayEndRightAfterTheLastRecord)
+{
+    RecordBuffer records;
+    records.add(1, "abc"); // 8 + 3 bytes, padded to 16
+    EXPECT_EQ(output(records.bytes(), 11).kind, Kind::Continue);
+    EXPECT_EQ(drain(m_out[0]), "abc");
+    EXPECT_EQ(output(records.bytes(), 0).kind, Kind::Continue); // nothing at all
+    EXPECT_EQ(drain(m_out[0]), "");
+}
+
+TEST_F(OutputHypercall, LargestBufferInOneCall)
+{
+    std::string const payload(kernite::abi::output_max_length - 2 * sizeof(kernite::abi::OutputRecord) - 8, 'x');
+    RecordBuffer records;
+    records.add(1, payload).add(2, "e");
+    ASSERT_EQ(records.bytes().size(), kernite::abi::output_max_length);
+    ASSERT_EQ(fcntl(m_out[1], F_SETPIPE_SZ, 1 << 20), 1 << 20);
+    EXPECT_EQ(output(records.bytes()).kind, Kind::Continue);
+    std::string got;
+    for (std::string part; !(part = drain(m_out[0])).empty();)
+        got += part;
+    EXPECT_EQ(got, payload);
+    EXPECT_EQ(drain(m_err[0]), "e");
+}
+
+TEST_F(OutputHypercall, MalformedRequestsAreFatalAndWriteNothing)
+{
+    RecordBuffer good;
+    good.add(1, "fine\n");
+    std::string const prefix = good.bytes(); // a valid record first: it must not be written either
+
+    auto record = [](u32 stream, u32 length) {
+        kernite::abi::OutputRecord header { stream, length };
+        return std::string(reinterpret_cast<char const*>(&header), sizeof(header));
+    };
+    struct Case {
+        char const* what;
+        std::string records;
+        u32 length;
+        u64 data_gpa;
+    };
+    std::string const truncated_header = prefix + std::string(4, '\0');
+    std::string const bad_stream = prefix + record(3, 1) + std::string(8, 'x');
+    std::string const zero_stream = prefix + record(0, 0);
+    std::string const past_end = prefix + record(1, 100) + std::string(8, 'x');
+    for (Case const& c : {
+             Case { "truncated header", truncated_header, static_cast<u32>(truncated_header.size()), records_gpa },
+             Case { "unknown stream", bad_stream, static_cast<u32>(bad_stream.size()), records_gpa },
+             Case { "stream 0", zero_stream, static_cast<u32>(zero_stream.size()), records_gpa },
+             Case { "record past the end", past_end, static_cast<u32>(past_end.size()), records_gpa },
+             Case { "too long", prefix, kernite::abi::output_max_length + 1, records_gpa },
+             Case { "unaligned records", prefix, static_cast<u32>(prefix.size()), records_gpa + 4 },
+             Case { "outside memory", prefix, 64, m_memory.size() - 32 },
+             Case { "wrapping address", prefix, 64, UINT64_MAX - 15 },
+         }) {
+        auto outcome = output(c.records, c.length, c.data_gpa);
+        EXPECT_EQ(outcome.kind, Kind::Fatal) << c.what;
+        EXPECT_NE(outcome.message.find("malformed output hypercall"), std::string::npos) << outcome.message;
+        EXPECT_EQ(result(), 12345) << c.what; // nothing written back either
+    }
+    EXPECT_EQ(drain(m_out[0]), "");
+    EXPECT_EQ(drain(m_err[0]), "");
+    EXPECT_EQ(call(kernite::abi::Hypercall::Output, 0x2004).kind, Kind::Fatal); // unaligned request
+}
+
+TEST_F(OutputHypercall, ClosedReaderStopsTheProgramAsSigpipeWould)
+{
+    std::signal(SIGPIPE, SIG_IGN); // as main() does: EPIPE instead of death
+    close(m_out[0]);
+    m_out[0] = open("/dev/null", O_RDONLY); // keeps TearDown's close balanced
+    RecordBuffer records;
+    records.add(2, "before\n").add(1, "lost\n");
+    auto outcome = output(records.bytes());
+    EXPECT_EQ(outcome.kind, Kind::Exit);
+    EXPECT_EQ(outcome.exit_status, 141);
+    EXPECT_EQ(outcome.exit_reason, static_cast<u32>(kernite::abi::ExitReason::ProgramKilled));
+    EXPECT_NE(outcome.message.find("EPIPE"), std::string::npos) << outcome.message;
+    EXPECT_EQ(drain(m_err[0]), "before\n"); // what came before, in order, was written
+}
+
+TEST_F(OutputHypercall, OtherWriteErrorsAreReturnedToTheGuest)
+{
+    int const full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(full, 0);
+    HypercallContext context { m_memory, m_events, full, m_err[1] };
+    RecordBuffer records;
+    records.add(1, "x");
+    ASSERT_TRUE(m_memory.write_bytes(records_gpa, records.bytes().data(), records.bytes().size()));
+    ASSERT_TRUE(m_memory.write(GuestPtr<kernite::abi::HcOutput>(0x2000),
+        kernite::abi::HcOutput { records_gpa, static_cast<u32>(records.bytes().size()), 0, 0 }));
+    auto outcome = handle_hypercall(context, port(kernite::abi::Hypercall::Output), 0x2000);
+    close(full);
+    EXPECT_EQ(outcome.kind, Kind::Continue);
+    EXPECT_EQ(result(), -ENOSPC);
 }

@@ -91,3 +91,60 @@ TEST(SerialMarkers, StderrMarker)
     EXPECT_EQ(empty.text, "");
     EXPECT_EQ(decode_serial_line(std::string("\x1e") + "kernite-stderrx").kind, SerialMarker::Kind::Malformed);
 }
+
+namespace {
+
+std::string output_line(char stream, std::string_view bytes)
+{
+    std::string line = std::string("\x1e") + kernite::abi::serial_output_prefix + stream + " ";
+    return line + hex_string(reinterpret_cast<u8 const*>(bytes.data()), bytes.size());
+}
+
+} // namespace
+
+TEST(SerialMarkers, OutputMarkerCarriesEveryByteValue)
+{
+    std::string bytes;
+    for (int byte = 0; byte < 256; ++byte)
+        bytes += static_cast<char>(byte);
+    bytes += "\n\r\x1ekernite-exit 0 0\n";
+    auto marker = decode_serial_line(output_line('1', bytes));
+    ASSERT_EQ(marker.kind, Kind::Output) << marker.error;
+    EXPECT_EQ(marker.stream, 1u);
+    EXPECT_EQ(marker.text, bytes);
+
+    marker = decode_serial_line(output_line('2', "to stderr") + "\r"); // a CR the console added is ignored
+    ASSERT_EQ(marker.kind, Kind::Output);
+    EXPECT_EQ(marker.stream, 2u);
+    EXPECT_EQ(marker.text, "to stderr");
+
+    marker = decode_serial_line("\x1ekernite-out 1 0A0b");
+    ASSERT_EQ(marker.kind, Kind::Output);
+    EXPECT_EQ(marker.text, "\n\x0b");
+
+    marker = decode_serial_line("\x1ekernite-out 2 "); // an empty write
+    ASSERT_EQ(marker.kind, Kind::Output);
+    EXPECT_EQ(marker.text, "");
+}
+
+TEST(SerialMarkers, MalformedOutputMarkers)
+{
+    for (char const* line : {
+             "\x1ekernite-out 1 abc",   // odd number of digits
+             "\x1ekernite-out 1 0g",    // not hex
+             "\x1ekernite-out 1 00 11", // a space inside
+             "\x1ekernite-out 3 00",    // unknown stream
+             "\x1ekernite-out 0 00",
+             "\x1ekernite-out 12 00",
+             "\x1ekernite-out -1 00",
+             "\x1ekernite-out 100", // no space after the stream
+             "\x1ekernite-out 1",   // truncated
+             "\x1ekernite-out ",
+             "\x1ekernite-out",
+             "\x1ekernite-outx 1 00",
+         }) {
+        auto marker = decode_serial_line(line);
+        EXPECT_EQ(marker.kind, Kind::Malformed) << line + 1;
+        EXPECT_FALSE(marker.error.empty()) << line + 1;
+    }
+}

@@ -59,7 +59,14 @@ public:
     }
     ErrorOr(ErrorOr const&) = delete;
     ErrorOr& operator=(ErrorOr const&) = delete;
-    ErrorOr& operator=(ErrorOr&&) = delete;
+    ErrorOr& operator=(ErrorOr&& other)
+    {
+        if (this != &other) {
+            this->~ErrorOr();
+            new (this) ErrorOr(std::move(other));
+        }
+        return *this;
+    }
     ~ErrorOr()
     {
         if (m_has_value)

@@ -42,6 +42,8 @@ constexpr u64 align_down(u64 value, u64 alignment) { return value & ~(alignment 
     return true;
 }
 
+constexpr u64 align_up_const(u64 value, u64 alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+
 constexpr bool is_power_of_two(u64 value) { return value != 0 && (value & (value - 1)) == 0; }
 
 // True when [a, a+a_len) and [b, b+b_len) share a byte. Lengths of zero never overlap.

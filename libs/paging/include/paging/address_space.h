@@ -127,6 +127,25 @@ public:
         VERIFY_NOT_REACHED();
     }
 
+    // Visits every present 4 KiB leaf in [start, end) (page-aligned, canonical, not crossing halves), skipping
+    // absent tables a whole table at a time: the cost follows what is mapped, not the range's size (a program
+    // unmapping a 1 GiB reservation it touched twice must not walk 262144 entries). The visitor may clear the
+    // entry or rewrite it with set_leaf(). Visitor: void(u64 virt, PageTableEntry& leaf). 2 MiB leaves in the
+    // range are not visited (the program half never has them).
+    template<typename Visitor>
+    void for_each_leaf_in_range(u64 start, u64 end, Visitor visitor)
+    {
+        visit_range(m_root, 4, start, end, visitor);
+    }
+
+    // Rewrites a present leaf's access, keeping its frame (the W^X rule still holds).
+    static ErrorOr<void> set_leaf(PageTableEntry& leaf, u8 access)
+    {
+        TRY(check_access(access));
+        leaf.raw = make_entry(leaf.address(), access, false);
+        return {};
+    }
+
     // Walks every present leaf. Visitor: void(u64 virt, u64 phys, u64 size, u8 access).
     template<typename Visitor>
     void for_each_mapping(Visitor visitor) const { walk(m_root, 4, 0, visitor); }
@@ -328,6 +347,27 @@ private:
             } else if (!entry.is_huge()) {
                 walk(entry.address(), level - 1, virt, visitor);
             }
+        }
+    }
+
+    template<typename Visitor>
+    void visit_range(u64 table_phys, unsigned level, u64 start, u64 end, Visitor& visitor)
+    {
+        PageTableEntry* table = m_env->table(table_phys);
+        u64 span = 1ull << (12 + 9 * (level - 1)); // bytes one entry of this level covers
+        u64 address = start;
+        while (address < end) {
+            u64 entry_end = (address & ~(span - 1)) + span;
+            PageTableEntry& entry = table[table_index(address, level)];
+            if (entry.is_present()) {
+                if (level == 1)
+                    visitor(address, entry);
+                else if (!entry.is_huge())
+                    visit_range(entry.address(), level - 1, address, entry_end < end ? entry_end : end, visitor);
+            }
+            if (entry_end <= address) // wrapped at the top of the address space
+                break;
+            address = entry_end;
         }
     }
 
