@@ -140,7 +140,7 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
     std::vector<std::string> arguments = {
         qemu,
         "-M",
-        "microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on",
+        "microvm,x-option-roms=off,rtc=on,pit=on,pic=on,isa-serial=on",
         "-accel",
         kvm_usable ? "kvm" : "tcg",
         // PVM (PLATFORM.md) rejects QEMU's write of IA32_ARCH_CAPABILITIES (MSR 0x10a) and QEMU aborts;

@@ -9,6 +9,18 @@
 #include <ostream>
 #include <vector>
 
+namespace kernite::vma {
+
+// Found by argument-dependent lookup, so it lives in Region's namespace.
+inline std::ostream& operator<<(std::ostream& out, Region const& region)
+{
+    return out << std::hex << "[" << region.start << "-" << region.end << " prot " << region.prot << " "
+               << region_kind_name(region.kind) << (region.was_writable ? " was-writable" : "") << " offset "
+               << region.offset << " " << (region.name ? region.name : "-") << "]" << std::dec;
+}
+
+} // namespace kernite::vma
+
 namespace kernite::vma::testing {
 
 constexpr u64 page = page_size;
@@ -22,13 +34,6 @@ inline bool same_region(Region const& a, Region const& b)
     bool const names = a.name == b.name || (a.name && b.name && std::strcmp(a.name, b.name) == 0);
     return a.start == b.start && a.end == b.end && a.prot == b.prot && a.kind == b.kind
         && a.was_writable == b.was_writable && names && a.offset == b.offset;
-}
-
-inline std::ostream& operator<<(std::ostream& out, Region const& region)
-{
-    return out << std::hex << "[" << region.start << "-" << region.end << " prot " << region.prot << " "
-               << region_kind_name(region.kind) << (region.was_writable ? " was-writable" : "") << " offset "
-               << region.offset << " " << (region.name ? region.name : "-") << "]" << std::dec;
 }
 
 inline std::vector<Region> snapshot(RegionMap const& map)
