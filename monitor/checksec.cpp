@@ -113,7 +113,8 @@ bool gnu_property_ibt(ElfFile const& file)
             continue;
         u8 const* data = file.bytes(note.descriptor_offset, note.descriptor_size);
         for (u64 at = 0; data != nullptr && at <= note.descriptor_size && note.descriptor_size - at >= 8;) {
-            u32 type, size;
+            u32 type = 0;
+            u32 size = 0;
             std::memcpy(&type, data + at, 4);
             std::memcpy(&size, data + at + 4, 4);
             if (size > note.descriptor_size - at - 8)
@@ -176,7 +177,8 @@ bool executable_bytes_at(ElfFile const& file, u64 address, u8 const*& bytes)
 
 void judge_segments(ElfFile const& file, LayoutNote const& layout, ChecksecReport& report)
 {
-    std::string wx_problem, nx_problem;
+    std::string wx_problem;
+    std::string nx_problem;
     elf::Elf64_Phdr const* stack = nullptr;
     bool has_relro_header = false;
     auto const& phdrs = file.program_headers();

@@ -143,7 +143,7 @@ std::string format_checksec_table(ChecksecReport const& report, std::string_view
     }
     std::vector<std::string> entries;
     for (auto const& [key, value] : report.note.entries)
-        entries.push_back(key + "=" + value);
+        entries.push_back(std::string(key).append("=").append(value));
     out += "  feature note   " + json_escape(joined(entries, " ")) + "\n";
     if (!report.note_mismatches.empty())
         out += "  warning: the feature note and the binary disagree on: " + joined(report.note_mismatches, ", ") + "\n";

@@ -136,7 +136,8 @@ Result<Ok> ElfFile::parse_sections()
         m_sections.push_back({ name, shdr.sh_type, shdr.sh_flags, shdr.sh_addr, shdr.sh_offset,
             shdr.sh_type == sht_nobits ? 0 : shdr.sh_size, shdr.sh_addralign });
     }
-    bool seen_symtab = false, seen_dynsym = false;
+    bool seen_symtab = false;
+    bool seen_dynsym = false;
     for (u64 i = 0; i < count; ++i) {
         auto const& shdr = m_raw_sections[i];
         Result<Ok> result = Ok {};

@@ -11,8 +11,9 @@
 //
 // Refused, with a message naming the path: a device, fifo or socket inside DIR; anything we cannot read; a file
 // that changes type or size while it is packed; a file over 4 GiB (newc's size field); a path of 4096 bytes or
-// more; an archive larger than `max_size`. Nothing is followed out of DIR (O_NOFOLLOW, *at() calls on directory
-// descriptors), and fifos are never opened, so packing cannot block.
+// more; an entry at the top named "TRAILER!!!" (it would end the archive early); an archive larger than
+// `max_size`. Hex digits are lowercase, as GNU cpio writes them. Nothing is followed out of DIR (O_NOFOLLOW,
+// *at() calls on directory descriptors), and fifos are never opened, so packing cannot block.
 #pragma once
 
 #include "result.h"

@@ -1,5 +1,5 @@
 // `kernite run`: resolve and validate everything that can be refused before a VM exists (kernel image,
-// command line, events file), then pick the backend.
+// command line, the program and its boot modules, events file), then pick the backend.
 #include "run.h"
 
 #include "boot_layout.h"

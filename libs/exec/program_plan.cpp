@@ -146,8 +146,7 @@ ErrorOr<SpecialHeaders> scan_program_headers(u8 const* image, Elf64_Ehdr const& 
                     "would be mapped below 64 KiB, where nothing is ever mapped (null-pointer guard)");
             break;
         }
-        default:
-            break; // PT_NOTE, PT_DYNAMIC, PT_GNU_PROPERTY, PT_GNU_EH_FRAME...: nothing to map or refuse
+        default: break; // PT_NOTE, PT_DYNAMIC, PT_GNU_PROPERTY, PT_GNU_EH_FRAME...: nothing to map or refuse
         }
     }
     if (load_count == 0)
@@ -199,6 +198,7 @@ ErrorOr<void> add_segments(ProgramPlan& plan, elf::LoadableImage const& image, D
             .program_header_index = loaded.program_header_index,
             .map_start = page_down(loaded.virtual_address),
             .map_end = page_up(loaded.virtual_address + loaded.memory_size), // bounded by scan_program_headers()
+            .map_offset = 0,
         };
         if (plan.segment_count > 0) {
             ProgramSegment const& previous = plan.segments[plan.segment_count - 1];
@@ -219,6 +219,9 @@ ErrorOr<void> add_segments(ProgramPlan& plan, elf::LoadableImage const& image, D
                     segment.map_end = segment.map_start;
             }
         }
+        // p_offset >= p_vaddr % page (congruence), so this never goes below 0 for map_start <= vaddr; for a
+        // map_start moved past a shared page it is p_offset plus that distance.
+        segment.map_offset = segment.file_offset - segment.vaddr + segment.map_start;
         if (loaded.alignment > plan.max_alignment)
             plan.max_alignment = loaded.alignment;
         plan.segments[plan.segment_count++] = segment;

@@ -40,12 +40,9 @@ bool mergeable(Region const& left, Region const& right)
 char const* default_name(RegionKind kind)
 {
     switch (kind) {
-    case RegionKind::Heap:
-        return "[heap]";
-    case RegionKind::Stack:
-        return "[stack]";
-    default:
-        return nullptr;
+    case RegionKind::Heap: return "[heap]";
+    case RegionKind::Stack: return "[stack]";
+    default: return nullptr;
     }
 }
 
@@ -59,20 +56,13 @@ u64 page_up(u64 value) { return ktl::align_down(value + page_size - 1, page_size
 char const* region_kind_name(RegionKind kind)
 {
     switch (kind) {
-    case RegionKind::Program:
-        return "program";
-    case RegionKind::File:
-        return "file";
-    case RegionKind::Heap:
-        return "heap";
-    case RegionKind::Anonymous:
-        return "anonymous";
-    case RegionKind::Stack:
-        return "stack";
-    case RegionKind::Guard:
-        return "guard";
-    case RegionKind::ThreadStack:
-        return "thread-stack";
+    case RegionKind::Program: return "program";
+    case RegionKind::File: return "file";
+    case RegionKind::Heap: return "heap";
+    case RegionKind::Anonymous: return "anonymous";
+    case RegionKind::Stack: return "stack";
+    case RegionKind::Guard: return "guard";
+    case RegionKind::ThreadStack: return "thread-stack";
     }
     return "?";
 }
@@ -233,7 +223,8 @@ void RegionMap::insert_at(usize index, Region const& region)
 {
     VERIFY(m_count < m_capacity && index <= m_count);
     if (index < m_count)
-        __builtin_memmove(static_cast<void*>(&m_regions[index + 1]), &m_regions[index], (m_count - index) * sizeof(Region));
+        __builtin_memmove(static_cast<void*>(&m_regions[index + 1]), &m_regions[index],
+            (m_count - index) * sizeof(Region));
     m_regions[index] = region;
     ++m_count;
 }

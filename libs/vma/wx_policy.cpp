@@ -56,12 +56,9 @@ ErrorOr<WxMode> parse_wx_mode(char const* text)
 char const* wx_mode_name(WxMode mode)
 {
     switch (mode) {
-    case WxMode::Strict:
-        return "strict";
-    case WxMode::Relaxed:
-        return "relaxed";
-    case WxMode::Disabled:
-        return "disabled";
+    case WxMode::Strict: return "strict";
+    case WxMode::Relaxed: return "relaxed";
+    case WxMode::Disabled: return "disabled";
     }
     return "?";
 }

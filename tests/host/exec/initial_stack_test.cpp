@@ -57,14 +57,6 @@ struct Parsed {
         ADD_FAILURE() << "no auxv entry " << type;
         return 0;
     }
-    bool has(u64 type) const
-    {
-        for (auto const& entry : auxv) {
-            if (entry.first == type)
-                return true;
-        }
-        return false;
-    }
 };
 
 // Reads the stack as musl's __init_libc / glibc's _dl_aux_init do: argc, argv until NULL, envp until NULL, auxv
@@ -231,6 +223,7 @@ TEST(InitialStack, AlignmentHoldsForEveryShape)
         for (usize i = 0; i < argc + envc; ++i)
             strings.push_back(std::string(random() % 40, static_cast<char>('a' + i)));
         std::vector<char const*> pointers;
+        pointers.reserve(strings.size());
         for (auto const& s : strings)
             pointers.push_back(s.c_str());
         InitialStackInput input;

@@ -66,6 +66,9 @@ TEST(ProgramPlan, GlibcStaticPieLayout)
         EXPECT_EQ(plan.segments[i].map_end, expected_map[i][1]) << i;
         EXPECT_EQ(plan.segments[i].program_header_index, i);
     }
+    u64 const expected_offset[] = { 0, 0x9000, 0x82000, 0xab000 };
+    for (u32 i = 0; i < 4; ++i)
+        EXPECT_EQ(plan.segments[i].map_offset, expected_offset[i]) << i;
     EXPECT_EQ(plan.segments[3].vaddr, 0xac510u);
     EXPECT_EQ(plan.segments[3].file_offset, 0xab510u);
     EXPECT_EQ(plan.segments[3].filesz, 0x5d60u);
@@ -142,7 +145,7 @@ TEST(ProgramPlan, RefusesHeadersThatAreNotALinuxX8664Executable)
     EXPECT_EQ(with([](auto& f) { f[6] = 2; }), "unsupported ELF version (EV_CURRENT expected)");
     EXPECT_EQ(with([](auto& f) { f[7] = 9; }), "not a Linux program (ELF OS/ABI is neither System V nor GNU/Linux)");
     EXPECT_EQ(with([](auto& f) { f[7] = 3; }), "") << "ELFOSABI_GNU is what GNU ld writes for glibc programs";
-    EXPECT_EQ(with([](auto& f) { f[18] = 183; }), "not an x86-64 program"); // EM_AARCH64
+    EXPECT_EQ(with([](auto& f) { f[18] = 183; }), "not an x86-64 program");                                // EM_AARCH64
     EXPECT_EQ(with([](auto& f) { f[16] = 1; }), "not an executable program (ET_EXEC or ET_DYN expected)"); // ET_REL
     EXPECT_EQ(with([](auto& f) { f[16] = 4; }), "not an executable program (ET_EXEC or ET_DYN expected)"); // ET_CORE
     EXPECT_EQ(with([](auto& f) { f[54] = 32; }), "e_phentsize is not the size of an ELF64 program header");
@@ -241,6 +244,8 @@ TEST(ProgramPlan, SharesAPageBetweenSegmentsWithTheSamePermissions)
     EXPECT_EQ(plan.segments[3].map_end, 0x406000u) << "wholly inside the shared page: owns nothing";
     EXPECT_EQ(plan.segments[4].map_start, 0x406000u);
     EXPECT_EQ(plan.segments[4].map_end, 0x407000u);
+    EXPECT_EQ(plan.segments[4].map_offset, 0x6000u) << "file offset 0x5c00 + (0x406000 - 0x405c00)";
+    EXPECT_EQ(plan.segments[3].map_offset, 0x6000u);
     EXPECT_EQ(plan.span_end, 0x407000u);
     for (u32 i = 1; i < plan.segment_count; ++i)
         EXPECT_GE(plan.segments[i].map_start, plan.segments[i - 1].map_end) << "owned pages are disjoint";
@@ -268,7 +273,8 @@ TEST(ProgramPlan, RefusesStaticProgramsBelow64KiB)
             header.p_vaddr -= 0x400000 - 0x1000; // linked at 0x1000
     }
     image.header.e_entry -= 0x400000 - 0x1000;
-    EXPECT_EQ(refusal(image), "segment 0 would be mapped below 64 KiB, where nothing is ever mapped (null-pointer guard)");
+    EXPECT_EQ(refusal(image),
+        "segment 0 would be mapped below 64 KiB, where nothing is ever mapped (null-pointer guard)");
 
     // A static-PIE linked at 0 is fine: the load bias moves it.
     EXPECT_EQ(refusal(glibc_static_pie()), "");

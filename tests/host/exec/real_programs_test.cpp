@@ -72,6 +72,7 @@ void check_real_program(std::vector<u8> const& file, bool expect_pie)
             saw_exec |= (segment.prot & prot_exec) != 0;
             EXPECT_LE(segment.map_start, segment.vaddr + segment.memsz);
             EXPECT_EQ(segment.map_end, (segment.vaddr + segment.memsz + 0xfff) & ~0xfffull);
+            EXPECT_EQ(segment.map_offset, phdr.p_offset & ~0xfffull) << "what Linux shows in /proc/self/maps";
         }
         if (phdr.p_type == 7) { // PT_TLS
             EXPECT_TRUE(plan.has_tls);

@@ -92,15 +92,19 @@ struct Recorder {
     }
 };
 
-inline auto ignore_removed = [](Region const&) { };
-inline auto ignore_changed = [](ProtectionChange const&) { };
-inline auto ignore_moved = [](Move const&) { };
+inline auto ignore_removed = [](Region const&) {};
+inline auto ignore_changed = [](ProtectionChange const&) {};
+inline auto ignore_moved = [](Move const&) {};
 inline auto fail_removed = [](Region const& region) { ADD_FAILURE() << "unexpected removal " << region; };
 inline auto fail_moved = [](Move const&) { ADD_FAILURE() << "unexpected move"; };
 
 inline MapRequest anonymous(u64 start, u64 length, u32 prot, bool replace = false)
 {
-    return MapRequest { .start = start, .length = length, .prot = prot, .kind = RegionKind::Anonymous, .replace = replace };
+    return MapRequest { .start = start,
+        .length = length,
+        .prot = prot,
+        .kind = RegionKind::Anonymous,
+        .replace = replace };
 }
 
 // Checks the map's invariants: sorted, disjoint, page-aligned, non-empty, inside user memory, maximally merged.
@@ -116,8 +120,8 @@ inline ::testing::AssertionResult well_formed(RegionMap const& map)
             return ::testing::AssertionFailure() << "overlap or disorder at " << region;
         if (i > 0 && regions[i - 1].end == region.start) {
             Region const& left = regions[i - 1];
-            bool const names = left.name == region.name
-                || (left.name && region.name && std::strcmp(left.name, region.name) == 0);
+            bool const names
+                = left.name == region.name || (left.name && region.name && std::strcmp(left.name, region.name) == 0);
             bool const offsets = (region.kind == RegionKind::Program || region.kind == RegionKind::File)
                 ? left.offset + left.length() == region.offset
                 : left.offset == region.offset;

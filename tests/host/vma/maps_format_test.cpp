@@ -31,13 +31,19 @@ TEST(MapsFormat, ExactLines)
     Region anonymous { .start = 0x10000, .end = 0x11000, .prot = rw };
     EXPECT_EQ(line_of(anonymous), "00010000-00011000 rw-p 00000000 00:00 0 \n") << "Linux keeps the trailing space";
 
-    Region heap { .start = 0x555555600000, .end = 0x555555621000, .prot = rw, .kind = RegionKind::Heap,
+    Region heap { .start = 0x555555600000,
+        .end = 0x555555621000,
+        .prot = rw,
+        .kind = RegionKind::Heap,
         .name = "[heap]" };
-    EXPECT_EQ(line_of(heap),
-        "555555600000-555555621000 rw-p 00000000 00:00 0                          [heap]\n");
+    EXPECT_EQ(line_of(heap), "555555600000-555555621000 rw-p 00000000 00:00 0                          [heap]\n");
 
-    Region text { .start = 0x401000, .end = 0x585000, .prot = rx, .kind = RegionKind::Program,
-        .name = "/bin/busybox", .offset = 0x1000 };
+    Region text { .start = 0x401000,
+        .end = 0x585000,
+        .prot = rx,
+        .kind = RegionKind::Program,
+        .name = "/bin/busybox",
+        .offset = 0x1000 };
     EXPECT_EQ(line_of(text), "00401000-00585000 r-xp 00001000 00:00 0                                  /bin/busybox\n");
     std::string const line = line_of(text);
     EXPECT_EQ(line.find('/'), 73u) << "names start in column 73";
@@ -51,15 +57,18 @@ TEST(MapsFormat, ExactLines)
 TEST(MapsFormat, WholeMapAndTruncation)
 {
     RegionMap map;
-    ASSERT_FALSE(map.map(MapRequest { .start = 0x400000, .length = 0x1000, .prot = r, .kind = RegionKind::Program,
+    ASSERT_FALSE(map.map(MapRequest { .start = 0x400000,
+                             .length = 0x1000,
+                             .prot = r,
+                             .kind = RegionKind::Program,
                              .name = "/app" },
-                     WxMode::Strict, fail_removed)
+                        WxMode::Strict, fail_removed)
                      .is_error());
     ASSERT_FALSE(map.map(anonymous(0x7f0000000000, 0x2000, rw), WxMode::Strict, fail_removed).is_error());
-    ASSERT_FALSE(map.map(MapRequest { .start = 0x7ffe00000000, .length = 0x21000, .prot = rw,
-                             .kind = RegionKind::Stack },
-                     WxMode::Strict, fail_removed)
-                     .is_error());
+    ASSERT_FALSE(
+        map.map(MapRequest { .start = 0x7ffe00000000, .length = 0x21000, .prot = rw, .kind = RegionKind::Stack },
+               WxMode::Strict, fail_removed)
+            .is_error());
     std::string const expected = "00400000-00401000 r--p 00000000 00:00 0                                  /app\n"
                                  "7f0000000000-7f0000002000 rw-p 00000000 00:00 0 \n"
                                  "7ffe00000000-7ffe00021000 rw-p 00000000 00:00 0                          [stack]\n";
@@ -92,10 +101,12 @@ TEST(MapsFormat, MatchesTheHostKernel)
         if (major != 0 || minor != 0 || inode != 0 || perms[3] != 'p' || end > user_address_limit)
             continue; // a file mapping (device and inode we do not print), shared, or [vsyscall]
         std::string const name = line.size() > 73 ? line.substr(73) : "";
-        Region region { .start = start, .end = end, .prot = static_cast<u32>((perms[0] == 'r' ? prot_read : 0)
-                                                             | (perms[1] == 'w' ? prot_write : 0)
-                                                             | (perms[2] == 'x' ? prot_exec : 0)),
-            .name = name.empty() ? nullptr : name.c_str(), .offset = offset };
+        Region region { .start = start,
+            .end = end,
+            .prot = static_cast<u32>((perms[0] == 'r' ? prot_read : 0) | (perms[1] == 'w' ? prot_write : 0)
+                | (perms[2] == 'x' ? prot_exec : 0)),
+            .name = name.empty() ? nullptr : name.c_str(),
+            .offset = offset };
         EXPECT_EQ(line_of(region), line + "\n");
         ++compared;
     }

@@ -32,7 +32,7 @@ class Model {
 public:
     std::map<u64, PageState> pages; // page address -> state
 
-    bool mapped(u64 address) const { return pages.count(address) != 0; }
+    bool mapped(u64 address) const { return pages.contains(address); }
     bool any_mapped(u64 start, u64 end) const
     {
         auto it = pages.lower_bound(start);
@@ -97,24 +97,17 @@ public:
                 AllocationFailureScope failing(starve ? 0 : -1);
                 switch (pick(6)) {
                 case 0:
-                case 1:
-                    result = do_map();
-                    break;
-                case 2:
-                    result = do_unmap();
-                    break;
+                case 1: result = do_map(); break;
+                case 2: result = do_unmap(); break;
                 case 3:
-                case 4:
-                    result = do_protect();
-                    break;
-                case 5:
-                    result = do_remap();
-                    break;
+                case 4: result = do_protect(); break;
+                case 5: result = do_remap(); break;
                 }
             }
             // Any failure, out of memory included, changed nothing (the do_ functions leave the model alone then).
-            if (result != 0)
+            if (result != 0) {
                 ASSERT_TRUE(same_map(snapshot(m_map), before)) << "step " << i << " errno " << result;
+            }
             if (result == ENOMEM)
                 ++m_out_of_memory;
             ASSERT_TRUE(well_formed(m_map)) << "step " << i;
@@ -138,6 +131,8 @@ private:
 
 public:
     int out_of_memory() const { return m_out_of_memory; }
+    // How often each kind of success happened: map, unmap, protect, shrink, grow in place, move.
+    int successes(int which) const { return m_successes[which]; }
 
 private:
     // After an operation: every page of the window (and any page the model holds) agrees with the map.
@@ -176,9 +171,9 @@ private:
         RegionKind const kind = pick(4) == 0 ? RegionKind::Heap : RegionKind::Anonymous;
         u64 const end = start + round_up(length);
         Recorder recorder;
-        auto result = m_map.map(
-            MapRequest { .start = start, .length = length, .prot = prot, .kind = kind, .replace = replace }, mode,
-            recorder.on_removed());
+        auto result
+            = m_map.map(MapRequest { .start = start, .length = length, .prot = prot, .kind = kind, .replace = replace },
+                mode, recorder.on_removed());
 
         int expected = 0;
         if (mode != WxMode::Disabled && (prot & prot_write) && (prot & prot_exec))
@@ -197,6 +192,7 @@ private:
         EXPECT_EQ(pages_of(recorder.removed), removed) << "step " << m_step;
         for (u64 address = start; address < end; address += page)
             m_model.pages[address] = { prot, kind, (prot & prot_write) != 0 };
+        ++m_successes[0];
         return 0;
     }
 
@@ -213,6 +209,7 @@ private:
         }
         std::vector<u64> const removed = m_model.remove(start, start + round_up(length));
         EXPECT_EQ(pages_of(recorder.removed), removed) << "step " << m_step;
+        m_successes[1] += !removed.empty();
         return 0;
     }
 
@@ -259,14 +256,21 @@ private:
             state.was_writable |= (prot & prot_write) != 0;
         }
         EXPECT_EQ(changed_pages, expected_changes) << "step " << m_step;
+        m_successes[2] += !expected_changes.empty();
         return 0;
     }
 
     int do_remap()
     {
-        u64 const old_address = random_page();
-        u64 const old_length = (1 + pick(8)) * page;
-        u64 const new_length = (1 + pick(12)) * page;
+        u64 old_address = random_page();
+        u64 old_length = (1 + pick(8)) * page;
+        if (pick(2) && m_map.region_count() > 0) {
+            // Often a whole region: the case that can grow in place.
+            Region const& region = m_map.region(pick(m_map.region_count()));
+            old_address = region.start;
+            old_length = region.length();
+        }
+        u64 const new_length = pick(2) ? old_length + (1 + pick(4)) * page : (1 + pick(12)) * page;
         u32 flags = pick(3) == 0 ? 0 : mremap_maymove;
         u64 new_address = 0;
         if (flags && pick(2)) {
@@ -292,7 +296,8 @@ private:
                 expected = EFAULT;
             else {
                 u64 const old_end = old_address + old_length;
-                in_place = m_model.run_end(old_address) == old_end && !m_model.any_mapped(old_end, old_address + new_length);
+                in_place
+                    = m_model.run_end(old_address) == old_end && !m_model.any_mapped(old_end, old_address + new_length);
                 if (!in_place && !(flags & mremap_maymove))
                     expected = ENOMEM;
             }
@@ -311,6 +316,7 @@ private:
         if (!fixed && new_length <= old_length) {
             EXPECT_EQ(address, old_address);
             EXPECT_EQ(pages_of(recorder.removed), m_model.remove(old_address + new_length, old_address + old_length));
+            ++m_successes[3];
             return 0;
         }
         if (in_place) {
@@ -319,11 +325,13 @@ private:
             for (u64 page_address = old_address + old_length; page_address < old_address + new_length;
                  page_address += page)
                 m_model.pages[page_address] = state;
+            ++m_successes[4];
             return 0;
         }
         // A move: to new_address (fixed) or to free space find_free() chose.
-        if (fixed)
+        if (fixed) {
             EXPECT_EQ(address, new_address);
+        }
         PageState const state = m_model.pages.at(old_address);
         std::vector<u64> expected_removed;
         if (fixed)
@@ -335,13 +343,17 @@ private:
         EXPECT_EQ(pages_of(recorder.removed), expected_removed) << "step " << m_step;
         EXPECT_FALSE(m_model.any_mapped(address, address + new_length)) << "moved onto mapped pages";
         EXPECT_EQ(address % page, 0u);
-        ASSERT_EQ(recorder.moved.size(), 1u);
+        if (recorder.moved.size() != 1) {
+            ADD_FAILURE() << "step " << m_step << ": " << recorder.moved.size() << " moves reported";
+            return 0;
+        }
         EXPECT_EQ(recorder.moved[0].old_start, old_address);
         EXPECT_EQ(recorder.moved[0].new_start, address);
         EXPECT_EQ(recorder.moved[0].length, kept);
         m_model.remove(old_address, old_address + kept);
         for (u64 page_address = address; page_address < address + new_length; page_address += page)
             m_model.pages[page_address] = state;
+        ++m_successes[5];
         return 0;
     }
 
@@ -350,6 +362,7 @@ private:
     std::mt19937_64 m_random;
     int m_step { 0 };
     int m_out_of_memory { 0 };
+    int m_successes[6] {};
 };
 
 } // namespace
@@ -363,5 +376,7 @@ TEST(RegionMapModel, RandomOperationsMatchAPerPageModel)
         if (HasFatalFailure())
             return;
         EXPECT_GT(test.out_of_memory(), 20) << "allocation failures were exercised";
+        for (int which = 0; which < 6; ++which)
+            EXPECT_GT(test.successes(which), 20) << "operation kind " << which << " was exercised";
     }
 }

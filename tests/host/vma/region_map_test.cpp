@@ -46,8 +46,12 @@ TEST(RegionMap, KindsNamesAndOffsetsDecideMerging)
     RegionMap map;
     char const* path = "/bin/program";
     auto program = [&](u64 start, u64 length, u32 prot, u64 offset) {
-        return MapRequest { .start = start, .length = length, .prot = prot, .kind = RegionKind::Program,
-            .name = path, .offset = offset };
+        return MapRequest { .start = start,
+            .length = length,
+            .prot = prot,
+            .kind = RegionKind::Program,
+            .name = path,
+            .offset = offset };
     };
     ASSERT_FALSE(map.map(program(base, page, r, 0), WxMode::Strict, fail_removed).is_error());
     ASSERT_FALSE(map.map(program(base + page, page, r, page), WxMode::Strict, fail_removed).is_error());
@@ -108,8 +112,8 @@ TEST(RegionMap, MapFixedReplacesAndReportsWhatItRemoves)
     ASSERT_FALSE(map.map(anonymous(base, 4 * page, rw), WxMode::Strict, fail_removed).is_error());
     ASSERT_FALSE(map.map(anonymous(base + 6 * page, 2 * page, r), WxMode::Strict, fail_removed).is_error());
     Recorder recorder;
-    ASSERT_FALSE(map.map(anonymous(base + 2 * page, 5 * page, rx, true), WxMode::Strict, recorder.on_removed())
-                     .is_error());
+    ASSERT_FALSE(
+        map.map(anonymous(base + 2 * page, 5 * page, rx, true), WxMode::Strict, recorder.on_removed()).is_error());
     EXPECT_EQ(recorder.removed_ranges(),
         (std::vector<Range> { { base + 2 * page, base + 4 * page }, { base + 6 * page, base + 7 * page } }));
     EXPECT_EQ(recorder.removed[0].prot, rw);
@@ -202,9 +206,8 @@ TEST(RegionMap, ProtectErrorsChangeNothing)
     ASSERT_FALSE(map.map(anonymous(base + 6 * page, 2 * page, r), WxMode::Strict, fail_removed).is_error());
     auto const before = snapshot(map);
     auto code = [&](u64 start, u64 length, u32 prot, WxMode mode = WxMode::Strict) {
-        auto result = map.protect(start, length, prot, mode, [](ProtectionChange const&) {
-            ADD_FAILURE() << "a failed mprotect reported a change";
-        });
+        auto result = map.protect(start, length, prot, mode,
+            [](ProtectionChange const&) { ADD_FAILURE() << "a failed mprotect reported a change"; });
         return result.is_error() ? result.error().code() : 0;
     };
     EXPECT_EQ(code(base + 1, page, r), EINVAL);
@@ -216,7 +219,8 @@ TEST(RegionMap, ProtectErrorsChangeNothing)
     // R region may become RX (never writable), the RW one may not: checked for both before either changes.
     EXPECT_EQ(code(base, 4 * page, rx), EACCES);
     EXPECT_TRUE(same_map(snapshot(map), before));
-    EXPECT_EQ(code(base, 2 * page, rx), 0) << "read-only memory that was never writable may become executable";
+    EXPECT_FALSE(map.protect(base, 2 * page, rx, WxMode::Strict, ignore_changed).is_error())
+        << "read-only memory that was never writable may become executable";
 }
 
 TEST(RegionMap, WriteThenExecuteIsRefusedUnlessRelaxed)
@@ -298,7 +302,7 @@ TEST(RegionMap, FindFreeFailsWhenTheAddressSpaceIsFull)
     RegionMap map;
     map.set_stack_gap(0);
     ASSERT_FALSE(map.map(anonymous(minimum_user_address, user_address_limit - minimum_user_address - page, r),
-                     WxMode::Strict, fail_removed)
+                        WxMode::Strict, fail_removed)
                      .is_error());
     EXPECT_EQ(map.find_free(page).value(), user_address_limit - page);
     EXPECT_EQ(map.find_free(2 * page).error().code(), ENOMEM);
@@ -309,8 +313,8 @@ TEST(RegionMap, OutOfMemoryLeavesTheMapUnchanged)
     // Sixteen two-page regions with alternating protections fill the first array allocation (16 slots).
     RegionMap map;
     for (u64 i = 0; i < 16; ++i) {
-        ASSERT_FALSE(map.map(anonymous(base + 4 * i * page, 2 * page, i % 2 ? r : rw), WxMode::Strict, fail_removed)
-                         .is_error());
+        ASSERT_FALSE(
+            map.map(anonymous(base + 4 * i * page, 2 * page, i % 2 ? r : rw), WxMode::Strict, fail_removed).is_error());
     }
     auto const before = snapshot(map);
     {
@@ -335,7 +339,7 @@ TEST(RegionMap, OutOfMemoryLeavesTheMapUnchanged)
         EXPECT_FALSE(map.map(anonymous(base + 4 * page, 2 * page, r), WxMode::Strict, fail_removed).is_error())
             << "a freed slot is reused without allocating";
     }
-    EXPECT_FALSE(map.unmap(base + page, page, fail_removed).is_error()) << "allocation works again";
+    EXPECT_FALSE(map.unmap(base + page, page, ignore_removed).is_error()) << "allocation works again";
     EXPECT_TRUE(well_formed(map));
 }
 

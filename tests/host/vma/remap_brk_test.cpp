@@ -63,8 +63,8 @@ TEST(Remap, MovesWhenItCannotGrowInPlace)
 
     EXPECT_EQ(remap_error(map, base, 4 * page, 8 * page, 0), ENOMEM) << "no MREMAP_MAYMOVE";
     Recorder recorder;
-    u64 const moved_to =
-        map.remap(base, 4 * page, 8 * page, mremap_maymove, 0, fail_removed, recorder.on_moved()).value();
+    u64 const moved_to
+        = map.remap(base, 4 * page, 8 * page, mremap_maymove, 0, fail_removed, recorder.on_moved()).value();
     EXPECT_EQ(moved_to, 0x7f0000000000 - 8 * page) << "find_free()'s choice";
     ASSERT_EQ(recorder.moved.size(), 1u);
     EXPECT_EQ(recorder.moved[0].old_start, base);
@@ -85,7 +85,11 @@ TEST(Remap, MovesThePartOfARegion)
 {
     RegionMap map;
     char const* path = "/app";
-    MapRequest program { .start = base, .length = 8 * page, .prot = r, .kind = RegionKind::Program, .name = path,
+    MapRequest program { .start = base,
+        .length = 8 * page,
+        .prot = r,
+        .kind = RegionKind::Program,
+        .name = path,
         .offset = 0x3000 };
     ASSERT_FALSE(map.map(program, WxMode::Strict, fail_removed).is_error());
     Recorder recorder;
@@ -161,8 +165,8 @@ TEST(Remap, OutOfMemoryLeavesTheMapUnchanged)
 {
     RegionMap map;
     for (u64 i = 0; i < 16; ++i) {
-        ASSERT_FALSE(map.map(anonymous(base + 4 * i * page, 2 * page, i % 2 ? r : rw), WxMode::Strict, fail_removed)
-                         .is_error());
+        ASSERT_FALSE(
+            map.map(anonymous(base + 4 * i * page, 2 * page, i % 2 ? r : rw), WxMode::Strict, fail_removed).is_error());
     }
     auto const before = snapshot(map);
     AllocationFailureScope failing(0);

@@ -16,10 +16,8 @@ bool expected_allowed(u32 old_prot, u32 new_prot, bool was_writable, WxMode mode
     bool const w = new_prot & prot_write;
     bool const x = new_prot & prot_exec;
     switch (mode) {
-    case WxMode::Disabled:
-        return true;
-    case WxMode::Relaxed:
-        return !(w && x);
+    case WxMode::Disabled: return true;
+    case WxMode::Relaxed: return !(w && x);
     case WxMode::Strict: {
         if (w && x)
             return false;

@@ -44,9 +44,9 @@ inline constexpr u64 at_execfn = 31;
 inline constexpr u64 at_sysinfo_ehdr = 33;
 inline constexpr u64 at_minsigstksz = 51;
 
-inline constexpr u64 clock_ticks_per_second = 100; // AT_CLKTCK: USER_HZ on x86 (times(2), sysconf(_SC_CLK_TCK))
+inline constexpr u64 clock_ticks_per_second = 100;        // AT_CLKTCK: USER_HZ on x86 (times(2), sysconf(_SC_CLK_TCK))
 inline constexpr char const platform_string[] = "x86_64"; // AT_PLATFORM: ELF_PLATFORM of x86-64
-inline constexpr usize max_argument_length = 32 * 4096;   // MAX_ARG_STRLEN (include/uapi/linux/binfmts.h)
+inline constexpr usize max_argument_length = 32ul * 4096; // MAX_ARG_STRLEN (include/uapi/linux/binfmts.h)
 
 struct InitialStackInput {
     // Kernel-owned copies, each NUL-terminated. argc == 0 is run with one empty argv[0], as Linux >= 5.18 does
@@ -67,15 +67,15 @@ struct InitialStackInput {
     u64 euid { 0 };
     u64 gid { 0 };
     u64 egid { 0 };
-    bool secure { false };    // AT_SECURE
-    u64 hwcap { 0 };          // AT_HWCAP: CPUID.01H:EDX on x86 (arch/x86/include/asm/elf.h ELF_HWCAP)
-    u64 hwcap2 { 0 };         // AT_HWCAP2: HWCAP2_RING3MWAIT (bit 0), HWCAP2_FSGSBASE (bit 1) when offered
-    u64 minsigstksz { 0 };    // AT_MINSIGSTKSZ: the kernel's signal frame size (depends on the CPU's XSAVE
-                              // size); 0: the entry is left out and libc uses its constant
-    u64 sysinfo_ehdr { 0 };   // AT_SYSINFO_EHDR: the vDSO's address; 0 (no vDSO): the entry is left out
-    u8 random_bytes[16] {};   // AT_RANDOM: fresh bytes from the kernel's generator (libc's canary, pointer guard)
-    u64 padding { 0 };        // extra bytes (rounded down to 16) between the strings and the tables: a random
-                              // sub-page offset of rsp, like Linux's arch_align_stack()
+    bool secure { false };  // AT_SECURE
+    u64 hwcap { 0 };        // AT_HWCAP: CPUID.01H:EDX on x86 (arch/x86/include/asm/elf.h ELF_HWCAP)
+    u64 hwcap2 { 0 };       // AT_HWCAP2: HWCAP2_RING3MWAIT (bit 0), HWCAP2_FSGSBASE (bit 1) when offered
+    u64 minsigstksz { 0 };  // AT_MINSIGSTKSZ: the kernel's signal frame size (depends on the CPU's XSAVE
+                            // size); 0: the entry is left out and libc uses its constant
+    u64 sysinfo_ehdr { 0 }; // AT_SYSINFO_EHDR: the vDSO's address; 0 (no vDSO): the entry is left out
+    u8 random_bytes[16] {}; // AT_RANDOM: fresh bytes from the kernel's generator (libc's canary, pointer guard)
+    u64 padding { 0 };      // extra bytes (rounded down to 16) between the strings and the tables: a random
+                            // sub-page offset of rsp, like Linux's arch_align_stack()
 };
 
 // Copies the program facts (AT_PHDR, AT_PHENT, AT_PHNUM, AT_ENTRY) of a plan that apply_load_bias() shifted.

@@ -45,6 +45,8 @@ struct ProgramSegment {
     // when the segment lies wholly inside a page the previous segment owns.
     u64 map_start;
     u64 map_end;
+    u64 map_offset; // the file offset that map_start corresponds to: the offset /proc/self/maps shows (Linux
+                    // vm_pgoff), which symbolizers use to find the file behind an address
 };
 
 struct TlsTemplate { // PT_TLS: the initial image of each thread's static TLS block (read by libc, not the kernel)
@@ -64,7 +66,7 @@ struct ProgramPlan {
     u32 segment_count { 0 };
     ProgramSegment segments[max_program_segments] {}; // ascending vaddr
     u64 entry { 0 };
-    u64 phdr { 0 }; // AT_PHDR: PT_PHDR's p_vaddr, else where the PT_LOAD holding e_phoff maps the table
+    u64 phdr { 0 };  // AT_PHDR: PT_PHDR's p_vaddr, else where the PT_LOAD holding e_phoff maps the table
     u16 phent { 0 }; // AT_PHENT
     u16 phnum { 0 }; // AT_PHNUM
     bool has_tls { false };
@@ -91,9 +93,9 @@ char const* describe_refusal(Error const& error, elf::Diagnostic const& diagnost
 // of pages, arch/x86/mm/mmap.c). A program whose p_align is larger gets fewer (2 MiB: 24 bits); below
 // `minimum_entropy_bits` the choice is refused (ENOEXEC), never narrowed or moved to a fixed address.
 struct LoadWindow {
-    u64 start { 1ull << 40 };         // lowest allowed biased address (inclusive)
-    u64 end { 1ull << 46 };           // highest allowed biased end (exclusive)
-    u32 minimum_entropy_bits { 28 };  // issue 4: each program region randomized with at least 28 bits
+    u64 start { 1ull << 40 };        // lowest allowed biased address (inclusive)
+    u64 end { 1ull << 46 };          // highest allowed biased end (exclusive)
+    u32 minimum_entropy_bits { 28 }; // issue 4: each program region randomized with at least 28 bits
 };
 
 // For ET_DYN: a bias, a multiple of max_alignment, that puts [span_start, span_end) inside the window, chosen

@@ -20,6 +20,14 @@
 
 namespace kernite::vfs {
 
+// How walk() treats the last component when it is a symbolic link. A trailing slash always follows it, as on
+// Linux ("link/" means the directory the link points to), except for Parent.
+enum class WalkMode : u8 {
+    FollowLast,   // stat, open, chdir...
+    NoFollowLast, // lstat, readlink, O_NOFOLLOW
+    Parent,       // mkdir, unlink, rmdir, rename, symlink, link: the last component is never followed
+};
+
 // The last component of a walked path and the directory holding it (see FileSystem::walk).
 struct Lookup {
     Inode* parent { nullptr };  // the directory the last component was looked up in
@@ -52,7 +60,7 @@ public:
     // Every path operation takes the directory a relative path starts from (the caller resolves AT_FDCWD or a
     // dirfd to it) and a NUL-terminated kernel string. Errors as Linux: ENOENT (missing, or empty path),
     // ENOTDIR, ELOOP (more than 40 symlinks), ENAMETOOLONG (component > 255 bytes, path >= 4096).
-    ErrorOr<void> walk(Inode* start, char const* path, bool follow_last, Lookup& out);
+    ErrorOr<void> walk(Inode* start, char const* path, WalkMode mode, Lookup& out);
     // The inode a path names (borrowed: valid until the tree changes; ref() it to keep it).
     ErrorOr<Inode*> resolve(Inode* start, char const* path, bool follow_last = true);
 
@@ -109,12 +117,15 @@ private:
     FileSystem() = default;
     ~FileSystem() = default;
 
+    // A new inode holding one reference, the caller's (nlink 0, not in the tree).
     ErrorOr<Inode*> create_inode(InodeType type, u32 mode);
-    ErrorOr<Inode*> create_child(Lookup const& lookup, InodeType type, u32 mode);
+    // Enters `inode` into the tree under `lookup`'s name (nlink, parent pointer, directory times).
+    ErrorOr<void> attach(Lookup const& lookup, Inode& inode);
+    // Takes an entry out of `parent` (nlink, parent pointer, times); may free the inode.
     void remove_child(Inode& parent, DirectoryEntry& entry);
     ErrorOr<void> ensure_parents(char const* path);
     ErrorOr<void> lookup_for_create(char const* path, Lookup& out);
-    ErrorOr<OpenFile*> make_open_file(Inode& inode, u32 flags);
+    ErrorOr<OpenFile*> allocate_open_file(OpenFile::Kind kind, Inode& inode, u32 flags);
 
     // cpio helpers (cpio.cpp).
     class CpioLoader;

@@ -12,6 +12,7 @@
 namespace kernite::vfs {
 
 class FileSystem;
+class Inode;
 class OpenFile;
 class Pipe;
 

@@ -10,7 +10,7 @@ inline constexpr u64 page_size = 4096;
 
 // Nothing is ever mapped below 64 KiB: a NULL pointer plus a small offset must fault. Linux's default
 // vm.mmap_min_addr is the same 65536 (mm/Kconfig DEFAULT_MMAP_MIN_ADDR); mmap there is EPERM.
-inline constexpr u64 minimum_user_address = 64 * 1024;
+inline constexpr u64 minimum_user_address = 64ull * 1024;
 
 // One past the highest user address: the canonical lower half of 4-level paging (Intel SDM Vol. 1 3.3.7.1,
 // bits 63:47 equal) minus its last page, as Linux's TASK_SIZE_MAX (arch/x86/include/asm/page_64_types.h).

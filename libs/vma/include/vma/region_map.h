@@ -41,7 +41,7 @@ struct Region {
     u64 end { 0 }; // exclusive
     u32 prot { prot_none };
     RegionKind kind { RegionKind::Anonymous };
-    bool was_writable { false }; // writable at some time since it was mapped (the W^X rule 2 input)
+    bool was_writable { false };  // writable at some time since it was mapped (the W^X rule 2 input)
     char const* name { nullptr }; // /proc/self/maps name; not owned (a literal or a string outliving the map)
     u64 offset { 0 };             // file offset of `start` (Program and File regions), else 0
 
@@ -82,8 +82,8 @@ inline constexpr u32 mremap_maymove = 1;
 inline constexpr u32 mremap_fixed = 2;
 inline constexpr u32 mremap_dontunmap = 4;
 
-inline constexpr u64 default_stack_gap = 256 * page_size;  // Linux's stack_guard_gap (mm/mmap.c)
-inline constexpr usize default_max_regions = 65530;         // Linux's vm.max_map_count default
+inline constexpr u64 default_stack_gap = 256 * page_size; // Linux's stack_guard_gap (mm/mmap.c)
+inline constexpr usize default_max_regions = 65530;       // Linux's vm.max_map_count default
 
 class RegionMap {
 public:
