@@ -392,7 +392,7 @@ figure_aslr()
 figure_apps()
 {
     local status=0 name value key
-    KERNITE_BIN=$kernite KERNITE_BUILD_DIR=$repo_root/build BENCH_WARMUP=$warmup \
+    KERNITE_BIN=$kernite KERNITE_BUILD_DIR=$repo_root/build \
         bash "$repo_root/bench/apps/run.sh" >"$tmp/apps.out" 2>"$tmp/apps.err" || status=$?
     # Its table and its errors, not hyperfine's progress.
     awk '/^benchmark / { table = 1 } table || /^bench\/apps: /' "$tmp/apps.err" >&2

@@ -20,7 +20,9 @@
 # Environment:
 #   KERNITE_BUILD_DIR=build      where the programs, the template and bin/kernite are
 #   KERNITE_BIN                  the monitor (default KERNITE_BUILD_DIR/bin/kernite)
-#   BENCH_APPS_RUNS=10           hyperfine runs per command (BENCH_WARMUP=3 warm-up runs)
+#   BENCH_APPS_RUNS=5            hyperfine runs per command, after BENCH_APPS_WARMUP=1 warm-up run: where guest
+#                                memory is slow to touch (docs/platform-notes.md) one Kernite run of the Lua
+#                                script takes about a minute, so the defaults are lower than bench/run.sh's
 #   BENCH_SYSCALL_ITERATIONS=1000000   N for the native getppid loop; Kernite's N is chosen by a calibration run
 #                                so that one run takes about a second (at most this N, at least 10,000): on
 #                                hosts where a system call costs hundreds of microseconds (nested KVM, see
@@ -30,8 +32,8 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${KERNITE_BUILD_DIR:-$repo_root/build}
 kernite=${KERNITE_BIN:-$build/bin/kernite}
-runs=${BENCH_APPS_RUNS:-10}
-warmup=${BENCH_WARMUP:-3}
+runs=${BENCH_APPS_RUNS:-5}
+warmup=${BENCH_APPS_WARMUP:-1}
 native_iterations=${BENCH_SYSCALL_ITERATIONS:-1000000}
 getppid_loop=$build/tests/programs/bin/getppid-loop.musl
 sqlite=$build/apps/bin/sqlite3.stripped

@@ -203,7 +203,11 @@ check(type(tmp) == "string" and #tmp > 0, "os.tmpname")
 os.remove(tmp)
 
 -- Work: what makes the script a benchmark. Each part prints a checksum. -------------------------------------------
-print("== work")
+-- `lua lua/test.lua SCALE` sizes the allocation-heavy parts (default 1, the benchmark's size; the differential
+-- test uses less, so that it stays quick where every new guest page is expensive, docs/platform-notes.md).
+local scale = tonumber(arg and arg[1]) or 1
+local function scaled(n) return math.max(1, math.floor(n * scale)) end
+print("== work, scale " .. scale)
 local function sieve(limit)
   local composite, primes = {}, 0
   for i = 2, limit do
@@ -214,18 +218,20 @@ local function sieve(limit)
   end
   return primes
 end
-print("primes below 1e6:", sieve(1000000))
+local limit = scaled(1000000)
+print("primes below " .. limit .. ":", sieve(limit))
 
 math.randomseed(7)
 local numbers = {}
-for i = 1, 100000 do numbers[i] = math.random(1, 1000000) end
+local count_numbers = scaled(100000)
+for i = 1, count_numbers do numbers[i] = math.random(1, 1000000) end
 table.sort(numbers)
 local sorted_ok = true
 for i = 2, #numbers do if numbers[i - 1] > numbers[i] then sorted_ok = false end end
-print("sorted 100000 numbers:", sorted_ok, numbers[1], numbers[50000], numbers[100000])
+print("sorted " .. count_numbers .. " numbers:", sorted_ok, numbers[1], numbers[count_numbers // 2 + 1], numbers[count_numbers])
 
 local parts = {}
-for i = 1, 100000 do parts[#parts + 1] = string.format("%05d:%s", i, string.char(65 + i % 26)) end
+for i = 1, scaled(100000) do parts[#parts + 1] = string.format("%05d:%s", i, string.char(65 + i % 26)) end
 local text = table.concat(parts, ";")
 local hash = 0
 for i = 1, #text, 7 do hash = (hash * 31 + text:byte(i)) % 4294967296 end
@@ -237,7 +243,7 @@ local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) 
 print("fib(27):", fib(27))
 
 local objects = {}
-for i = 1, 100000 do objects[i] = {id = i, name = "object" .. i, tags = {i % 3, i % 5}} end
+for i = 1, scaled(100000) do objects[i] = {id = i, name = "object" .. i, tags = {i % 3, i % 5}} end
 local tagged = 0
 for _, o in ipairs(objects) do if o.tags[1] == 0 and o.tags[2] == 0 then tagged = tagged + 1 end end
 objects = nil
