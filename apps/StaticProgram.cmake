@@ -71,7 +71,8 @@ function(kernite_add_static_program target)
         set(code_model -fno-pie)
         set(link_mode -static -no-pie)
     else()
-        message(FATAL_ERROR "kernite_add_static_program(${target}): LINK must be static-pie or static, not '${ARG_LINK}'")
+        message(FATAL_ERROR
+            "kernite_add_static_program(${target}): LINK must be static-pie or static, not '${ARG_LINK}'")
     endif()
 
     get_filename_component(output_name ${ARG_OUTPUT} NAME)

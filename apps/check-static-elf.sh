@@ -49,6 +49,7 @@ flags=$(awk '{ print $(NF-1) }' <<<"$stack")
 unexpected=$(awk '/^[0-9a-f]+ +[0-9a-f]+ +R_X86_64_/ && $3 != "R_X86_64_RELATIVE" && $3 != "R_X86_64_IRELATIVE" {
         print $3 " " ($5 == "" ? "" : $5) }' <<<"$relocations" | sort | uniq -c | head -n 5)
 if [[ -n $unexpected ]]; then
-    fail "has relocations other than RELATIVE/IRELATIVE (linked with -rdynamic or against a shared object?):"$'\n'"$unexpected"
+    fail "has relocations other than RELATIVE/IRELATIVE (linked with -rdynamic or against a shared object?):" \
+        $'\n'"$unexpected"
 fi
 exit 0

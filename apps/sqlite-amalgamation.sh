@@ -16,7 +16,10 @@ fi
 tree=$(cd "$1" && pwd)
 out=$2
 
-command -v tclsh >/dev/null || { echo "sqlite-amalgamation: tclsh is missing (install tcl: scripts/install-deps.sh)" >&2; exit 1; }
+if ! command -v tclsh >/dev/null; then
+    echo "sqlite-amalgamation: tclsh is missing (install tcl: scripts/install-deps.sh)" >&2
+    exit 1
+fi
 
 rm -rf "$out/work"
 mkdir -p "$out/work"

@@ -176,7 +176,8 @@ bench_syscall()
     ((iterations <= native_iterations)) || iterations=$native_iterations
     ((iterations >= 10000)) || iterations=10000
 
-    if ! measure syscall "$(native_command "$getppid_loop" 0)" "$(native_command "$getppid_loop" "$native_iterations")" \
+    if ! measure syscall \
+        "$(native_command "$getppid_loop" 0)" "$(native_command "$getppid_loop" "$native_iterations")" \
         "$(kernite_command "$getppid_loop" 0)" "$(kernite_command "$getppid_loop" "$iterations")"; then
         unmeasured "${names[@]}" "$reason"
         return

@@ -83,7 +83,8 @@ fail()
 if ((!native_twice)); then
     [[ -x $kernite ]] || fail "$kernite is not built"
     # `kernite run --help` says "Environment: A=1 B=2, then each --env."
-    help_environment=$("$kernite" run --help 2>&1 | sed -n 's/.*Environment: \(.*\), then each --env.*/\1/p' | head -n 1)
+    help_environment=$("$kernite" run --help 2>&1 | sed -n 's/.*Environment: \(.*\), then each --env.*/\1/p' \
+        | head -n 1)
     if [[ -n $help_environment && $help_environment != "${default_environment[*]}" ]]; then
         fail "kernite's default environment is now '$help_environment'; differential.sh uses" \
             "'${default_environment[*]}': update default_environment here and in bench/apps/run.sh"
@@ -191,7 +192,8 @@ if [[ $first_status != "$second_status" ]]; then
     problems+=("exit status: $first $first_status, $second $second_status")
 fi
 if ! cmp -s "$tmp/$first.out" "$tmp/$second.out"; then
-    problems+=("stdout differs ($(stat -c %s "$tmp/$first.out") bytes $first, $(stat -c %s "$tmp/$second.out") bytes $second)")
+    sizes="$(stat -c %s "$tmp/$first.out") bytes $first, $(stat -c %s "$tmp/$second.out") bytes $second"
+    problems+=("stdout differs ($sizes)")
 fi
 if ((compare_stderr)) && ! cmp -s <(program_stderr "$tmp/$first.err") <(program_stderr "$tmp/$second.err"); then
     problems+=("stderr differs (lines starting with 'kernite: ' ignored)")
@@ -199,7 +201,8 @@ fi
 
 description="$(basename "$program")${arguments[*]:+ ${arguments[*]}}"
 if [[ ${#problems[@]} -eq 0 ]]; then
-    echo "PASS: $description: $first and $second agree (exit status $first_status, $(stat -c %s "$tmp/$first.out") bytes of stdout)"
+    echo "PASS: $description: $first and $second agree (exit status $first_status," \
+        "$(stat -c %s "$tmp/$first.out") bytes of stdout)"
     exit 0
 fi
 
