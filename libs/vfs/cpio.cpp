@@ -197,6 +197,8 @@ ErrorOr<void> FileSystem::CpioLoader::add(CpioHeader const& header, char const* 
         names_root = lookup.name_length == 0;
         if (lookup.is_dot_or_dotdot())
             return refuse("archive entry name ends in \".\"");
+        if (lookup.trailing_slash && type != s_ifdir)
+            return refuse("archive entry name of a non-directory ends in \"/\"");
     }
     Timespec mtime { header.mtime, 0 };
     if (names_root) {

@@ -26,14 +26,10 @@ ErrorOr<OpenFile*> FileSystem::open_inode(Inode& inode, u32 flags)
         if (wants_write || (flags & o_creat))
             return Error::from_errno(EISDIR, "is a directory");
         return allocate_open_file(OpenFile::Kind::Directory, inode, flags);
-    case InodeType::Symlink:
-        return Error::from_errno(ELOOP, "is a symbolic link (O_NOFOLLOW)");
-    case InodeType::CharDevice:
-        return allocate_open_file(OpenFile::Kind::Device, inode, flags);
-    case InodeType::Fifo:
-        return Error::from_errno(ENXIO, "reopening a pipe is not supported");
-    case InodeType::Regular:
-        break;
+    case InodeType::Symlink: return Error::from_errno(ELOOP, "is a symbolic link (O_NOFOLLOW)");
+    case InodeType::CharDevice: return allocate_open_file(OpenFile::Kind::Device, inode, flags);
+    case InodeType::Fifo: return Error::from_errno(ENXIO, "reopening a pipe is not supported");
+    case InodeType::Regular: break;
     }
     if (!inode.is_generated())
         return allocate_open_file(OpenFile::Kind::Regular, inode, flags);

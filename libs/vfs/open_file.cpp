@@ -196,8 +196,8 @@ ErrorOr<i64> OpenFile::lseek(i64 offset, int whence)
         // Unsigned comparison as Linux's generic_file_llseek_size: a negative offset is ENXIO too.
         if (static_cast<u64>(offset) >= static_cast<u64>(size))
             return Error::from_errno(ENXIO, "offset at or past the end of the file");
-        target = static_cast<i64>(whence == seek_data ? data.next_data(static_cast<u64>(offset))
-                                                      : data.next_hole(static_cast<u64>(offset)));
+        target = static_cast<i64>(
+            whence == seek_data ? data.next_data(static_cast<u64>(offset)) : data.next_hole(static_cast<u64>(offset)));
         if (whence == seek_data && target >= size)
             return Error::from_errno(ENXIO, "no data past the offset");
         break;

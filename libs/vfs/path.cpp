@@ -129,8 +129,8 @@ ErrorOr<void> FileSystem::walk(Inode* start, char const* path, WalkMode mode, Lo
             if (target_length == 0)
                 return Error::from_errno(ENOENT, "empty symbolic link");
             usize new_length = 0;
-            text = TRY(buffers.splice(target, target_length, slash_after, text + rest, text_length - rest,
-                &new_length));
+            text
+                = TRY(buffers.splice(target, target_length, slash_after, text + rest, text_length - rest, &new_length));
             text_length = new_length;
             position = 0;
             if (target[0] == '/')

@@ -162,6 +162,9 @@ TEST_F(CpioTest, RefusesDotDotAndBadNames)
     EXPECT_EQ(load_errno(CpioWriter().file("a/..", "x").trailer().bytes()), EINVAL);
     EXPECT_EQ(load_errno(CpioWriter().file(".", "not a directory").trailer().bytes()), EINVAL);
     EXPECT_EQ(load_errno(CpioWriter().file("a/.", "x").trailer().bytes()), EINVAL);
+    EXPECT_EQ(load_errno(CpioWriter().file("slash/", "x").trailer().bytes()), EINVAL);
+    EXPECT_EQ(load_errno(CpioWriter().directory("dir/").file("dir//f", "ok").trailer().bytes()), 0);
+    EXPECT_EQ(read_file("/dir/f"), "ok");
     EXPECT_EQ(load_errno(CpioWriter().file(std::string(300, 'n'), "x").trailer().bytes()), ENAMETOOLONG);
     EXPECT_EQ(load_errno(CpioWriter().symlink("l", "").trailer().bytes()), EINVAL);
     EXPECT_EQ(load_errno(CpioWriter().symlink("l", std::string("a\0b", 3)).trailer().bytes()), EINVAL);

@@ -92,7 +92,7 @@ TEST_F(FdTableTest, Dup2AndDup3)
     OpenFile* other = open("/other", o_rdonly);
     int a = table->install(*file, false).value();
     int b = table->install(*other, false).value();
-    other->unref(); // the table holds it now
+    other->unref();                          // the table holds it now
     EXPECT_EQ(table->dup2(a, a).value(), a); // same fd: returned unchanged
     EXPECT_EQ(errno_of(table->dup2(77, 77)), EBADF);
     EXPECT_EQ(errno_of(table->dup2(a, -1)), EBADF);

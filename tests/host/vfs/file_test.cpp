@@ -340,8 +340,9 @@ TEST_F(FsTest, GetdentsListsEntriesInCreationOrder)
         ASSERT_EQ(d->lseek(entries[i].next, seek_set).value(), entries[i].next);
         auto rest = decode_dirents(buffer, d->getdents64(buffer, sizeof(buffer)).value());
         ASSERT_EQ(rest.size(), entries.size() - i - 1);
-        if (!rest.empty())
+        if (!rest.empty()) {
             EXPECT_EQ(rest[0].name, entries[i + 1].name);
+        }
     }
     // Root's ".." is the root itself.
     OpenFile* r = open("/", o_rdonly);
@@ -359,10 +360,10 @@ TEST_F(FsTest, GetdentsBufferSizes)
     write_file(("/d/" + long_name).c_str(), "");
     OpenFile* d = open("/d", o_rdonly);
     u8 buffer[512];
-    EXPECT_EQ(errno_of(d->getdents64(buffer, 10)), EINVAL);     // not even "." fits
-    EXPECT_EQ(d->getdents64(buffer, 24).value(), 24u);           // "." (24 bytes) only
-    EXPECT_EQ(d->getdents64(buffer, 24).value(), 24u);           // ".."
-    EXPECT_EQ(errno_of(d->getdents64(buffer, 100)), EINVAL);    // the 200-byte name needs 224
+    EXPECT_EQ(errno_of(d->getdents64(buffer, 10)), EINVAL);  // not even "." fits
+    EXPECT_EQ(d->getdents64(buffer, 24).value(), 24u);       // "." (24 bytes) only
+    EXPECT_EQ(d->getdents64(buffer, 24).value(), 24u);       // ".."
+    EXPECT_EQ(errno_of(d->getdents64(buffer, 100)), EINVAL); // the 200-byte name needs 224
     auto got = d->getdents64(buffer, dirent64_record_length(200));
     ASSERT_FALSE(got.is_error());
     auto entries = decode_dirents(buffer, got.value());

@@ -183,8 +183,8 @@ public:
     CpioWriter& raw_header(std::string const& magic, u32 mode, u32 namesize, u32 filesize)
     {
         char header[111];
-        std::snprintf(header, sizeof(header), "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-            magic.c_str(), 1u, mode, 0u, 0u, 1u, 0u, filesize, 0u, 0u, 0u, 0u, namesize, 0u);
+        std::snprintf(header, sizeof(header), "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", magic.c_str(),
+            1u, mode, 0u, 0u, 1u, 0u, filesize, 0u, 0u, 0u, 0u, namesize, 0u);
         m_bytes.append(header, 110);
         return *this;
     }
@@ -209,9 +209,9 @@ private:
     void append_entry(Entry const& entry, std::string const& name, usize filesize)
     {
         char header[111];
-        std::snprintf(header, sizeof(header), "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-            magic.c_str(), entry.ino, entry.mode, 0u, 0u, entry.nlink, entry.mtime, static_cast<u32>(filesize),
-            entry.devmajor, entry.devminor, 0u, 0u, static_cast<u32>(name.size() + 1), 0u);
+        std::snprintf(header, sizeof(header), "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", magic.c_str(),
+            entry.ino, entry.mode, 0u, 0u, entry.nlink, entry.mtime, static_cast<u32>(filesize), entry.devmajor,
+            entry.devminor, 0u, 0u, static_cast<u32>(name.size() + 1), 0u);
         m_bytes.append(header, 110);
         m_bytes += name;
         m_bytes.push_back('\0');

@@ -25,12 +25,12 @@ public:
     ErrorOr<OpenFile*> get(int fd) const;
     ErrorOr<void> close(int fd);
 
-    ErrorOr<int> dup(int fd);                     // lowest free fd, close-on-exec clear
-    ErrorOr<int> dup2(int old_fd, int new_fd);    // same fd: checks it and returns it
-    ErrorOr<int> dup3(int old_fd, int new_fd, u32 flags); // flags 0 or O_CLOEXEC; same fd is EINVAL
+    ErrorOr<int> dup(int fd);                               // lowest free fd, close-on-exec clear
+    ErrorOr<int> dup2(int old_fd, int new_fd);              // same fd: checks it and returns it
+    ErrorOr<int> dup3(int old_fd, int new_fd, u32 flags);   // flags 0 or O_CLOEXEC; same fd is EINVAL
     ErrorOr<int> dup_min(int fd, int min_fd, bool cloexec); // F_DUPFD, F_DUPFD_CLOEXEC
 
-    ErrorOr<bool> cloexec(int fd) const;              // F_GETFD
+    ErrorOr<bool> cloexec(int fd) const;             // F_GETFD
     ErrorOr<void> set_cloexec(int fd, bool cloexec); // F_SETFD
 
     void close_all();

@@ -30,8 +30,8 @@ enum class WalkMode : u8 {
 
 // The last component of a walked path and the directory holding it (see FileSystem::walk).
 struct Lookup {
-    Inode* parent { nullptr };  // the directory the last component was looked up in
-    Inode* inode { nullptr };   // what it names, nullptr if it does not exist
+    Inode* parent { nullptr };             // the directory the last component was looked up in
+    Inode* inode { nullptr };              // what it names, nullptr if it does not exist
     char name[linux_abi::name_max + 1] {}; // NUL-terminated; empty for "/" (the path names the start or root)
     usize name_length { 0 };
     bool trailing_slash { false }; // "name/": the caller must find a directory
@@ -75,8 +75,7 @@ public:
     ErrorOr<void> rmdir(Inode* start, char const* path);
     ErrorOr<void> unlink(Inode* start, char const* path);
     // renameat2(2); flags 0 or RENAME_NOREPLACE.
-    ErrorOr<void> rename(Inode* old_start, char const* old_path, Inode* new_start, char const* new_path,
-        u32 flags = 0);
+    ErrorOr<void> rename(Inode* old_start, char const* old_path, Inode* new_start, char const* new_path, u32 flags = 0);
     ErrorOr<void> symlink(char const* target, Inode* start, char const* path);
     // readlink(2): copies at most `size` bytes (no NUL) and returns the count; EINVAL if not a symlink.
     ErrorOr<usize> readlink(Inode* start, char const* path, char* buffer, usize size);
@@ -94,8 +93,7 @@ public:
     void chmod_inode(Inode& inode, u32 mode);
     // utimensat(2): `times` is null (both now) or two entries (atime, mtime) whose nanoseconds may be
     // UTIME_NOW or UTIME_OMIT; other out-of-range nanoseconds are EINVAL.
-    ErrorOr<void> set_times(Inode* start, char const* path, linux_abi::LinuxTimespec const* times,
-        bool follow = true);
+    ErrorOr<void> set_times(Inode* start, char const* path, linux_abi::LinuxTimespec const* times, bool follow = true);
     ErrorOr<void> set_inode_times(Inode& inode, linux_abi::LinuxTimespec const* times);
     // getcwd(2): writes the absolute path of `directory` with its NUL, returns the length including the NUL.
     // ENOENT if the directory has been removed, ERANGE if `size` is too small.

@@ -81,10 +81,10 @@ public:
     ErrorOr<linux_abi::LinuxStatx> statx(u32 mask) const;
 
     // Directories.
-    Inode* parent() const { return m_parent; }             // nullptr for the root and for removed directories
-    bool is_removed() const { return m_removed; }           // taken out of the tree by rmdir or rename
-    usize entry_count() const { return m_live_entries; }    // "." and ".." not counted
-    Inode* lookup(char const* name, usize length) const;    // a real entry (not "." or ".."), or nullptr
+    Inode* parent() const { return m_parent; }           // nullptr for the root and for removed directories
+    bool is_removed() const { return m_removed; }        // taken out of the tree by rmdir or rename
+    usize entry_count() const { return m_live_entries; } // "." and ".." not counted
+    Inode* lookup(char const* name, usize length) const; // a real entry (not "." or ".."), or nullptr
 
     // Symbolic links (target length is also size()).
     char const* symlink_target() const { return m_symlink_target; }
@@ -110,7 +110,7 @@ private:
     // Directory entries (FileSystem keeps nlink and parent pointers right around these).
     DirectoryEntry* find_entry(char const* name, usize length) const;
     ErrorOr<void> add_entry(char const* name, usize length, Inode& inode); // takes a reference; nothing on error
-    void remove_entry(DirectoryEntry& entry);                               // drops the reference
+    void remove_entry(DirectoryEntry& entry);                              // drops the reference
     usize first_entry_at(u64 cookie) const; // index of the first slot with cookie >= `cookie`
     void compact_entries();
 

@@ -105,9 +105,9 @@ inline constexpr i64 utime_omit = (1l << 30) - 2;
 // Limits, include/uapi/linux/limits.h and pipe_fs_i.h.
 inline constexpr usize path_max = 4096; // including the terminating NUL
 inline constexpr usize name_max = 255;
-inline constexpr usize pipe_buf = 4096;          // writes up to this size are atomic
-inline constexpr usize pipe_capacity = 65536;    // the default pipe size (16 pages)
-inline constexpr u32 symlink_max_follows = 40;   // MAXSYMLINKS
+inline constexpr usize pipe_buf = 4096;           // writes up to this size are atomic
+inline constexpr usize pipe_capacity = 65536;     // the default pipe size (16 pages)
+inline constexpr u32 symlink_max_follows = 40;    // MAXSYMLINKS
 inline constexpr usize max_rw_count = 0x7ffff000; // MAX_RW_COUNT: one read/write moves at most this much
 
 struct LinuxTimespec {

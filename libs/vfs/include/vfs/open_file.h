@@ -94,7 +94,7 @@ private:
     u32 m_access; // O_RDONLY, O_WRONLY, O_RDWR (or 3)
     u32 m_status; // O_APPEND | O_NONBLOCK and the other status bits kept for F_GETFL
     i64 m_offset { 0 };
-    Inode* m_inode;                   // holds a reference
+    Inode* m_inode;                    // holds a reference
     FileData* m_generated { nullptr }; // Kind::Generated: owned snapshot
 };
 
