@@ -36,7 +36,11 @@ struct LinuxTimespec {
     i64 nanoseconds;
 };
 
-ErrorOr<u64> timeout_to_deadline(u64 address, bool absolute)
+// How a futex timeout is given (futex(2)): FUTEX_WAIT takes a relative duration; FUTEX_WAIT_BITSET an absolute
+// time on CLOCK_MONOTONIC, or on CLOCK_REALTIME with FUTEX_CLOCK_REALTIME (glibc's pthread_cond_timedwait).
+enum class TimeoutKind { Relative, AbsoluteMonotonic, AbsoluteRealtime };
+
+ErrorOr<u64> timeout_to_deadline(u64 address, TimeoutKind kind)
 {
     if (address == 0)
         return u64(0);
@@ -46,9 +50,9 @@ ErrorOr<u64> timeout_to_deadline(u64 address, bool absolute)
     u64 ns = static_cast<u64>(timeout.seconds) > ~u64(0) / 1'000'000'000 / 2
         ? ~u64(0) / 2
         : static_cast<u64>(timeout.seconds) * 1'000'000'000 + static_cast<u64>(timeout.nanoseconds);
-    if (absolute) {
-        // An absolute CLOCK_MONOTONIC deadline (FUTEX_WAIT_BITSET): our monotonic clock counts from boot.
-        u64 now = time::monotonic_ns();
+    if (kind != TimeoutKind::Relative) {
+        // Our monotonic clock counts from boot; the realtime clock is the host's wall clock plus it.
+        u64 now = kind == TimeoutKind::AbsoluteRealtime ? time::realtime_ns() : time::monotonic_ns();
         ns = ns > now ? ns - now : 0;
     }
     u64 deadline = time::tsc_deadline_after_ns(ns);
@@ -139,15 +143,21 @@ Result sys_futex(Arguments& arguments)
 {
     u64 address = arguments.a0;
     u64 op = arguments.a1 & ~(futex_private_flag | futex_clock_realtime);
+    bool realtime = arguments.a1 & futex_clock_realtime;
     u32 value = static_cast<u32>(arguments.a2);
+    // FUTEX_CLOCK_REALTIME goes with the waits only (Linux: ENOSYS with any other operation).
+    if (realtime && op != futex_wait_op && op != futex_wait_bitset_op)
+        return Error::from_errno(ENOSYS, "FUTEX_CLOCK_REALTIME with an operation that takes no timeout");
     switch (op) {
     case futex_wait_op: {
-        u64 deadline = TRY(timeout_to_deadline(arguments.a3, false));
+        // FUTEX_WAIT's timeout is relative whichever clock it names.
+        u64 deadline = TRY(timeout_to_deadline(arguments.a3, TimeoutKind::Relative));
         TRY(futex::wait(address, value, ~u32(0), deadline));
         return u64(0);
     }
     case futex_wait_bitset_op: {
-        u64 deadline = TRY(timeout_to_deadline(arguments.a3, true));
+        u64 deadline = TRY(timeout_to_deadline(arguments.a3,
+            realtime ? TimeoutKind::AbsoluteRealtime : TimeoutKind::AbsoluteMonotonic));
         TRY(futex::wait(address, value, static_cast<u32>(arguments.a5), deadline));
         return u64(0);
     }

@@ -29,19 +29,6 @@ struct LinuxTimeval {
     i64 microseconds;
 };
 
-u64 g_realtime_offset_ns; // realtime = monotonic + offset
-bool g_realtime_known;
-
-u64 realtime_ns()
-{
-    if (!g_realtime_known) {
-        u64 host = platform::host_realtime_ns();
-        g_realtime_offset_ns = host > time::monotonic_ns() ? host - time::monotonic_ns() : 0;
-        g_realtime_known = true;
-    }
-    return time::monotonic_ns() + g_realtime_offset_ns;
-}
-
 ErrorOr<u64> clock_now(i64 clock)
 {
     switch (clock) {
@@ -49,7 +36,7 @@ ErrorOr<u64> clock_now(i64 clock)
     case clock_realtime_coarse:
     case clock_realtime_alarm:
     case clock_tai:
-        return realtime_ns();
+        return time::realtime_ns();
     case clock_monotonic:
     case clock_monotonic_raw:
     case clock_monotonic_coarse:
@@ -101,7 +88,7 @@ Result sys_clock_getres(Arguments& arguments)
 Result sys_gettimeofday(Arguments& arguments)
 {
     if (arguments.a0) {
-        u64 now = realtime_ns();
+        u64 now = time::realtime_ns();
         TRY(UserPtr<LinuxTimeval>(arguments.a0).write(
             LinuxTimeval { static_cast<i64>(now / ns_per_second), static_cast<i64>(now % ns_per_second / 1000) }));
     }
@@ -114,7 +101,7 @@ Result sys_gettimeofday(Arguments& arguments)
 
 Result sys_time(Arguments& arguments)
 {
-    u64 seconds = realtime_ns() / ns_per_second;
+    u64 seconds = time::realtime_ns() / ns_per_second;
     if (arguments.a0)
         TRY(UserPtr<u64>(arguments.a0).write(seconds));
     return seconds;

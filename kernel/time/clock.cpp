@@ -11,6 +11,8 @@ namespace {
 // Written once at boot, then sealed read-only with the rest of .data.ro_after_init.
 __ro_after_init TscConversion g_conversion;
 __ro_after_init u64 g_boot_tsc;
+u64 g_realtime_offset_ns; // realtime = monotonic + offset, once known
+bool g_realtime_known;
 
 } // namespace
 
@@ -36,6 +38,17 @@ u64 tsc_deadline_after_ns(u64 ns)
     if (!ktl::checked_add(arch::read_tsc(), ns_to_tsc(ns), &deadline))
         return ~u64(0);
     return deadline;
+}
+
+u64 realtime_ns()
+{
+    if (!g_realtime_known) {
+        u64 host = platform::host_realtime_ns();
+        u64 now = monotonic_ns();
+        g_realtime_offset_ns = host > now ? host - now : 0;
+        g_realtime_known = true;
+    }
+    return monotonic_ns() + g_realtime_offset_ns;
 }
 
 } // namespace kernite::time

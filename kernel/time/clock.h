@@ -16,6 +16,10 @@ u64 monotonic_ns();
 inline u64 uptime_ns() { return monotonic_ns(); }
 inline u64 uptime_us() { return monotonic_ns() / ns_per_us; }
 
+// Nanoseconds since 1970 (CLOCK_REALTIME): the host's wall clock, read once on first use, plus the monotonic
+// clock since then. Never goes back (it does not follow later changes of the host's clock).
+u64 realtime_ns();
+
 // Conversions between TSC ticks and nanoseconds (durations). ns_to_tsc rounds up: deadlines never come early.
 u64 tsc_to_ns(u64 ticks);
 u64 ns_to_tsc(u64 ns);
