@@ -235,7 +235,9 @@ void initialize_entropy(BootParams const& params)
     // early boot: its bytes are mixed in as a reseed. When it is the only source, the kernel base (KASLR) and the
     // first canary were drawn before it could be read; refresh_canary_after_late_seed() replaces the canary and
     // the message below says the base is predictable.
-    if (drivers::virtio_rng::initialize(params)) {
+    // Only under PVH (QEMU): the Kernite monitor has no virtio devices (its Entropy hypercall serves reseeds).
+    bool const pvh = params.protocol == BootProtocol::Pvh;
+    if (pvh && drivers::virtio_rng::initialize(params)) {
         status.virtio_rng = true;
         alignas(8) u8 material[virtio_rng_bytes];
         usize got = read_virtio_rng(status, material);
@@ -250,7 +252,8 @@ void initialize_entropy(BootParams const& params)
         }
         rng::secure_zero(material, sizeof(material));
     }
-    boot::mark("virtio-rng");
+    if (pvh)
+        boot::mark("virtio-rng");
     if (status.late_seed_only)
         klog("entropy: virtio-rng is this boot's only source (%u bytes); it became readable after early boot, so "
              "the kernel's base address (KASLR) was drawn from the TSC and is predictable; the stack canary is "

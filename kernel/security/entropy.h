@@ -1,7 +1,7 @@
 // Where the kernel's randomness comes from (docs/security-model.md "Entropy"): the monitor's boot seed (host
 // getrandom, or the PVH seed module the QEMU backend writes), RDSEED/RDRAND when CPUID offers them, virtio-rng
-// under QEMU (kernel/drivers/virtio), and reseeds from the monitor's Entropy hypercall and virtio-rng. All of it feeds one ChaCha20 generator (libs/rng) that
-// kernel/security/random.h serves.
+// under QEMU (kernel/drivers/virtio), and reseeds from the monitor's Entropy hypercall and virtio-rng. All of it
+// feeds one ChaCha20 generator (libs/rng) that kernel/security/random.h serves.
 #pragma once
 
 #include <ktl/types.h>

@@ -9,6 +9,7 @@
 #include <platform/platform.h>
 #include <virtio/mmio_cmdline.h>
 #include <virtio/split_queue.h>
+#include <virtio/wait.h>
 
 namespace kernite::drivers::virtio_rng {
 
@@ -63,6 +64,12 @@ bool set_up(u64 base, u64 size, BootParams const& params)
     return true;
 }
 
+constexpr ::kernite::virtio::PollClock tsc_clock {
+    [](void*) { return arch::read_tsc(); },
+    [](void*) { asm volatile("pause"); },
+    nullptr,
+};
+
 void drop_device(char const* reason)
 {
     klog("virtio-rng: %s; the device is not used again this boot", reason);
@@ -106,24 +113,14 @@ usize read(u8* buffer, usize length)
     if (state.queue.device_wants_notification())
         state.device.notify_queue(0);
 
-    u64 const start = arch::read_tsc();
-    u64 const timeout_ticks = request_timeout_ms * platform::tsc_khz();
-    Completion completion {};
-    while (true) {
-        auto polled = state.queue.poll(completion);
-        if (polled.is_error()) {
-            drop_device(polled.error().reason());
-            return 0;
-        }
-        if (polled.value())
-            break;
-        if (arch::read_tsc() - start > timeout_ticks) {
-            // The request stays in flight; its buffer is never reused, as the device may still write it.
-            drop_device("request timed out (500 ms without an answer)");
-            return 0;
-        }
-        asm volatile("pause");
+    auto answered = ::kernite::virtio::wait_for_completion(state.queue, tsc_clock, request_timeout_ms * platform::tsc_khz());
+    if (answered.is_error()) {
+        // On a timeout the request stays in flight; its buffer is never reused, as the device may still write it.
+        drop_device(answered.error().code() == ETIMEDOUT ? "request timed out (500 ms without an answer)"
+                                                         : answered.error().reason());
+        return 0;
     }
+    Completion const completion = answered.value();
     if (completion.token != token) {
         drop_device("answered a request that was not asked");
         return 0;
