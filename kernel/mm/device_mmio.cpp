@@ -25,7 +25,8 @@ ErrorOr<void> make_uncacheable(u64 virt)
             return Error::from_errno(EFAULT, "device page not mapped by a 4 KiB leaf");
         table = static_cast<paging::PageTableEntry*>(phys_to_virt(entry.address()));
     }
-    table[paging::table_index(virt, 1)].raw |= paging::PageTableEntry::cache_disable | paging::PageTableEntry::write_through;
+    table[paging::table_index(virt, 1)].raw
+        |= paging::PageTableEntry::cache_disable | paging::PageTableEntry::write_through;
     arch::invalidate_page(virt);
     return {};
 }
@@ -41,7 +42,8 @@ bool overlaps_memory(u64 page, BootParams const& params)
         if (overlaps(page, paging::page_size, params.usable[i].base, params.usable[i].length))
             return true;
     }
-    return overlaps(page, paging::page_size, params.kernel_phys_start, params.kernel_phys_end - params.kernel_phys_start)
+    return overlaps(page, paging::page_size, params.kernel_phys_start,
+               params.kernel_phys_end - params.kernel_phys_start)
         || overlaps(page, paging::page_size, params.bundle_phys, params.bundle_size);
 }
 

@@ -53,9 +53,12 @@ bool parse_mmio_device_value(char const* value, usize length, MmioDeviceWindow& 
     if (i < length) {
         unsigned shift = 0;
         switch (value[i]) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
+        case 'k':
+        case 'K': shift = 10; break;
+        case 'm':
+        case 'M': shift = 20; break;
+        case 'g':
+        case 'G': shift = 30; break;
         default: break;
         }
         if (shift) {

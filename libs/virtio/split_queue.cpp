@@ -37,17 +37,29 @@ Error SplitQueue::fail(char const* reason)
     return Error::from_errno(EIO, reason);
 }
 
-u16 volatile* SplitQueue::available_flags() const { return reinterpret_cast<u16 volatile*>(m_memory + m_layout.available_offset); }
-u16 volatile* SplitQueue::available_index() const { return reinterpret_cast<u16 volatile*>(m_memory + m_layout.available_offset + 2); }
+u16 volatile* SplitQueue::available_flags() const
+{
+    return reinterpret_cast<u16 volatile*>(m_memory + m_layout.available_offset);
+}
+u16 volatile* SplitQueue::available_index() const
+{
+    return reinterpret_cast<u16 volatile*>(m_memory + m_layout.available_offset + 2);
+}
 u16 volatile* SplitQueue::available_slot(u16 slot) const
 {
     return reinterpret_cast<u16 volatile*>(m_memory + m_layout.available_offset + 4 + 2u * slot);
 }
-u16 volatile const* SplitQueue::used_flags() const { return reinterpret_cast<u16 volatile const*>(m_memory + m_layout.used_offset); }
-u16 volatile const* SplitQueue::used_index() const { return reinterpret_cast<u16 volatile const*>(m_memory + m_layout.used_offset + 2); }
-UsedElement volatile const* SplitQueue::used_slot(u16 slot) const
+u16 const volatile* SplitQueue::used_flags() const
 {
-    return reinterpret_cast<UsedElement volatile const*>(m_memory + m_layout.used_offset + 4 + 8u * slot);
+    return reinterpret_cast<u16 const volatile*>(m_memory + m_layout.used_offset);
+}
+u16 const volatile* SplitQueue::used_index() const
+{
+    return reinterpret_cast<u16 const volatile*>(m_memory + m_layout.used_offset + 2);
+}
+UsedElement const volatile* SplitQueue::used_slot(u16 slot) const
+{
+    return reinterpret_cast<UsedElement const volatile*>(m_memory + m_layout.used_offset + 4 + 8u * slot);
 }
 
 ErrorOr<void> SplitQueue::initialize(QueueLayout const& layout, void* memory, u64 memory_phys, usize memory_bytes)
@@ -123,8 +135,8 @@ ErrorOr<void> SplitQueue::add(Buffer const* buffers, usize count, u64 token)
         bool const last = i + 1 == count;
         table[index].address = buffer.address;
         table[index].length = buffer.length;
-        table[index].flags = static_cast<u16>((buffer.device_writable ? descriptor_flag_write : 0)
-            | (last ? 0 : descriptor_flag_next));
+        table[index].flags = static_cast<u16>(
+            (buffer.device_writable ? descriptor_flag_write : 0) | (last ? 0 : descriptor_flag_next));
         table[index].next = last ? 0 : m_next[index];
         if (!last)
             index = m_next[index];
@@ -145,10 +157,7 @@ ErrorOr<void> SplitQueue::add(Buffer const* buffers, usize count, u64 token)
     return {};
 }
 
-bool SplitQueue::device_wants_notification() const
-{
-    return m_initialized && !(*used_flags() & used_flag_no_notify);
-}
+bool SplitQueue::device_wants_notification() const { return m_initialized && !(*used_flags() & used_flag_no_notify); }
 
 ErrorOr<bool> SplitQueue::poll(Completion& completion)
 {

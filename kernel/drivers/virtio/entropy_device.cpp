@@ -19,7 +19,7 @@ using ::kernite::virtio::Buffer;
 using ::kernite::virtio::Completion;
 using ::kernite::virtio::SplitQueue;
 
-constexpr u16 queue_size = 8;   // one request at a time; a few descriptors spare
+constexpr u16 queue_size = 8; // one request at a time; a few descriptors spare
 constexpr usize request_bytes = 64;
 constexpr u64 request_timeout_ms = 500;
 constexpr usize max_windows = 32; // QEMU microvm has 24 transports
@@ -113,7 +113,8 @@ usize read(u8* buffer, usize length)
     if (state.queue.device_wants_notification())
         state.device.notify_queue(0);
 
-    auto answered = ::kernite::virtio::wait_for_completion(state.queue, tsc_clock, request_timeout_ms * platform::tsc_khz());
+    auto answered
+        = ::kernite::virtio::wait_for_completion(state.queue, tsc_clock, request_timeout_ms * platform::tsc_khz());
     if (answered.is_error()) {
         // On a timeout the request stays in flight; its buffer is never reused, as the device may still write it.
         drop_device(answered.error().code() == ETIMEDOUT ? "request timed out (500 ms without an answer)"

@@ -15,7 +15,10 @@ u32 MmioDevice::read(MmioRegister reg) const
     return *reinterpret_cast<u32 volatile*>(m_virt + static_cast<u32>(reg));
 }
 
-void MmioDevice::write(MmioRegister reg, u32 value) { *reinterpret_cast<u32 volatile*>(m_virt + static_cast<u32>(reg)) = value; }
+void MmioDevice::write(MmioRegister reg, u32 value)
+{
+    *reinterpret_cast<u32 volatile*>(m_virt + static_cast<u32>(reg)) = value;
+}
 
 ErrorOr<void> MmioDevice::probe(u64 phys, u64 size, BootParams const& params)
 {
@@ -27,8 +30,9 @@ ErrorOr<void> MmioDevice::probe(u64 phys, u64 size, BootParams const& params)
         return Error::from_errno(ENODEV, "no virtio-mmio device (bad magic value)");
     u32 version = read(MmioRegister::Version);
     if (version == 1)
-        return Error::from_errno(ENOTSUP, "legacy virtio-mmio device (version 1); Kernite drives version 2 only "
-                                          "(QEMU: -global virtio-mmio.force-legacy=false)");
+        return Error::from_errno(ENOTSUP,
+            "legacy virtio-mmio device (version 1); Kernite drives version 2 only "
+            "(QEMU: -global virtio-mmio.force-legacy=false)");
     if (version != 2)
         return Error::from_errno(ENOTSUP, "virtio-mmio device of an unknown version");
     m_device_id = read(MmioRegister::DeviceId);
@@ -37,7 +41,8 @@ ErrorOr<void> MmioDevice::probe(u64 phys, u64 size, BootParams const& params)
     return {};
 }
 
-ErrorOr<void> MmioDevice::negotiate_and_set_up_queue(u64 supported_features, SplitQueue& queue, u64 frame_phys, u16 wanted_size)
+ErrorOr<void> MmioDevice::negotiate_and_set_up_queue(u64 supported_features, SplitQueue& queue, u64 frame_phys,
+    u16 wanted_size)
 {
     // §3.1.1 Driver Requirements: Device Initialization, steps 1-8.
     write(MmioRegister::Status, 0);
@@ -91,7 +96,8 @@ ErrorOr<void> MmioDevice::negotiate_and_set_up_queue(u64 supported_features, Spl
         fail();
         return Error::from_errno(EINVAL, "virtqueue does not fit half a frame");
     }
-    auto initialized = queue.initialize(layout.value(), mm::phys_to_virt(frame_phys), frame_phys, paging::page_size / 2);
+    auto initialized
+        = queue.initialize(layout.value(), mm::phys_to_virt(frame_phys), frame_phys, paging::page_size / 2);
     if (initialized.is_error()) {
         fail();
         return initialized.release_error();

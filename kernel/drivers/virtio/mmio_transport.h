@@ -61,8 +61,8 @@ public:
     // ENOTSUP with the reason if the device does not offer it or refuses FEATURES_OK; of the rest only bits in
     // `supported_features`), then set up queue 0 in `queue` using one zeroed
     // frame (its physical address `frame_phys`; the queue's rings at its start). Leaves DRIVER_OK to start().
-    ErrorOr<void> negotiate_and_set_up_queue(u64 supported_features, ::kernite::virtio::SplitQueue& queue, u64 frame_phys,
-        u16 wanted_size);
+    ErrorOr<void> negotiate_and_set_up_queue(u64 supported_features, ::kernite::virtio::SplitQueue& queue,
+        u64 frame_phys, u16 wanted_size);
     void start();
     void notify_queue(u16 queue);
     // Marks the device FAILED (§3.1.1 step 8: the driver gives up on it).

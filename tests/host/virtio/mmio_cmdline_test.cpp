@@ -89,17 +89,17 @@ TEST(VirtioMmioCmdline, HostileValuesAreRejected)
              "512@0xfeb00e00:",
              "@0xfeb00e00:12",
              "512@0x:12",
-             "0@0xfeb00e00:12",                       // empty window
-             "8K@0xfeb00000:1",                       // more than one page
-             "512@0xfeb00f00:12",                     // crosses a page boundary
-             "512@0xfffffffffffffe00:1x",             // trailing junk
-             "512@0xffffffffffffff00:1",              // wraps the address space
-             "512@0x1fffffffffffffffff:1",            // base overflows 64 bits
-             "99999999999999999999@0x1000:1",         // size overflows 64 bits
-             "17179869184G@0x1000:1",                 // suffix overflows
-             "512@0xfeb00e00:4294967296",             // irq beyond 32 bits
-             "512@0xfeb00e00:12:",                    // empty id
-             "512@0xfeb00e00:12:3:4",                 // too many fields
+             "0@0xfeb00e00:12",               // empty window
+             "8K@0xfeb00000:1",               // more than one page
+             "512@0xfeb00f00:12",             // crosses a page boundary
+             "512@0xfffffffffffffe00:1x",     // trailing junk
+             "512@0xffffffffffffff00:1",      // wraps the address space
+             "512@0x1fffffffffffffffff:1",    // base overflows 64 bits
+             "99999999999999999999@0x1000:1", // size overflows 64 bits
+             "17179869184G@0x1000:1",         // suffix overflows
+             "512@0xfeb00e00:4294967296",     // irq beyond 32 bits
+             "512@0xfeb00e00:12:",            // empty id
+             "512@0xfeb00e00:12:3:4",         // too many fields
              "512@0xfeb00e00;12",
              "-512@0xfeb00e00:12",
              "512@-0xfeb00e00:12",

@@ -78,8 +78,14 @@ struct VirtioQueue : ::testing::Test {
         ASSERT_FALSE(queue.initialize(layout, aligned, reinterpret_cast<u64>(aligned), layout.total_bytes).is_error());
         device = std::make_unique<FakeDevice>(layout, aligned);
     }
-    Buffer writable(std::vector<u8>& bytes) { return { reinterpret_cast<u64>(bytes.data()), static_cast<u32>(bytes.size()), true }; }
-    Buffer readable(std::vector<u8>& bytes) { return { reinterpret_cast<u64>(bytes.data()), static_cast<u32>(bytes.size()), false }; }
+    Buffer writable(std::vector<u8>& bytes)
+    {
+        return { reinterpret_cast<u64>(bytes.data()), static_cast<u32>(bytes.size()), true };
+    }
+    Buffer readable(std::vector<u8>& bytes)
+    {
+        return { reinterpret_cast<u64>(bytes.data()), static_cast<u32>(bytes.size()), false };
+    }
 
     QueueLayout layout {};
     std::vector<u8> memory;
@@ -381,7 +387,12 @@ TEST_F(VirtioQueue, FuzzedUsedRingNeverEscapesTheQueue)
 {
     // Random used-ring contents: every poll either succeeds with a token we handed out or breaks the queue.
     u64 state = 0x9e3779b97f4a7c15ull;
-    auto next = [&] { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; };
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
     std::vector<u8> bytes(64);
     for (int round = 0; round < 2000; ++round) {
         start(8);

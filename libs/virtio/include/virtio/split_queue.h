@@ -100,9 +100,9 @@ private:
     u16 volatile* available_flags() const;
     u16 volatile* available_index() const;
     u16 volatile* available_slot(u16 slot) const;
-    u16 volatile const* used_index() const;
-    u16 volatile const* used_flags() const;
-    UsedElement volatile const* used_slot(u16 slot) const;
+    u16 const volatile* used_index() const;
+    u16 const volatile* used_flags() const;
+    UsedElement const volatile* used_slot(u16 slot) const;
 
     QueueLayout m_layout {};
     u8* m_memory { nullptr };
@@ -111,8 +111,8 @@ private:
     bool m_broken { false };
 
     // Shadows of what the driver wrote (never read back from shared memory).
-    u16 m_next[max_queue_size] {};        // free list and chain links
-    u16 m_chain_length[max_queue_size] {}; // per head: descriptors in its chain, 0 when not a head in flight
+    u16 m_next[max_queue_size] {};           // free list and chain links
+    u16 m_chain_length[max_queue_size] {};   // per head: descriptors in its chain, 0 when not a head in flight
     u32 m_writable_bytes[max_queue_size] {}; // per head: total device-writable bytes
     u64 m_token[max_queue_size] {};
     u16 m_free_head { 0 };

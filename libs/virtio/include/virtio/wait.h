@@ -9,7 +9,7 @@
 namespace kernite::virtio {
 
 struct PollClock {
-    u64 (*now)(void* context); // monotonic ticks
+    u64 (*now)(void* context);    // monotonic ticks
     void (*relax)(void* context); // between polls (the kernel: `pause`); may be null
     void* context;
 };
