@@ -8,6 +8,7 @@
 #   min_mem_mib                                       smallest --mem (MiB) that boots the demo, KVM
 #   syscall_ns, syscall_ratio_vs_linux,               bench/apps/run.sh: a getppid loop, the SQLite and the Lua
 #   sqlite_ratio_vs_linux, lua_ratio_vs_linux         test scripts, natively and under `kernite run` (issue 3)
+#   virtio_rng_stage_us_{kvm,tcg} (+ _off_, boot_)    bench/virtio_rng_cost.sh: virtio-rng's boot stage under QEMU
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -413,6 +414,26 @@ figure_apps()
 
 figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
     figure_aslr figure_apps)
+
+# virtio-rng under QEMU (kernel/drivers/virtio): the boot-timeline stage with and without the device, medians of
+# interleaved boots (bench/virtio_rng_cost.sh), per accelerator.
+figure_virtio_rng()
+{
+    local status=0 key value
+    "$repo_root/bench/virtio_rng_cost.sh" "${BENCH_VIRTIO_RUNS:-11}" >"$tmp/virtio.out" 2>"$tmp/virtio.err" || status=$?
+    if [[ $status -ne 0 ]]; then
+        figure_null virtio_rng_stage_us_tcg "bench/virtio_rng_cost.sh (exit $status): $(tail -n 1 "$tmp/virtio.err")" error
+        return
+    fi
+    while read -r key value; do
+        [[ $key =~ ^[a-z0-9_]+$ && $value =~ ^(null|[0-9]+(\.[0-9]+)?)$ ]] && json_set "$key" "$value"
+    done <"$tmp/virtio.out"
+    for accel in kvm tcg; do
+        row "virtio-rng boot stage, QEMU $accel, with / without device" \
+            "$(show virtio_rng_stage_us_$accel " us") / $(show virtio_rng_stage_off_us_$accel " us")" "-" "-"
+    done
+}
+figures+=(figure_virtio_rng)
 
 # ---------------------------------------------------------------------------------------------------------
 for tool in hyperfine strip awk; do

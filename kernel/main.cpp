@@ -91,6 +91,7 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     // The generator was seeded in early boot (the canary needed it); now that the console works, refuse a boot
     // without an entropy source or warn about an insecure one.
     security::initialize_entropy(*params);
+    security::refresh_canary_after_late_seed();
     boot::mark("entropy");
     load_descriptor_tables();
     boot::mark("descriptors");
@@ -138,6 +139,10 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
             reseeded ? "ok" : "found no source", status.boot_seed ? "yes" : "no", status.host_bytes,
             status.cpu_rdseed ? "yes" : "no", status.cpu_rdrand ? "yes" : "no", status.cpu_failures,
             security::random_u64());
+        char sources[64];
+        security::describe_sources(status, sources, sizeof(sources));
+        klog("entropy: sources %s (virtio-rng %s, bytes %lu, failures %lu)", sources,
+            status.virtio_rng ? "yes" : "no", status.virtio_rng_bytes, status.virtio_rng_failures);
     }
 
     char crash_test[64];

@@ -95,6 +95,14 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.no_entropy_seed = true;
             continue;
         }
+        if (argument == "--no-virtio-rng") { // hidden testing option, see RunOptions::no_virtio_rng
+            options.no_virtio_rng = true;
+            continue;
+        }
+        if (argument == "--virtio-rng-legacy") { // hidden testing option, see RunOptions::virtio_rng_legacy
+            options.virtio_rng_legacy = true;
+            continue;
+        }
         if (!argument.starts_with("-")) {
             options.app = argument;
             continue;

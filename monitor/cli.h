@@ -64,6 +64,12 @@ struct RunOptions {
     // Hidden, for testing only (tests/guest: the kernel must refuse to boot without entropy): the QEMU backend
     // passes no seed module. Not in the usage text; the KVM monitor always gives a seed and refuses this flag.
     bool no_entropy_seed { false };
+    // Hidden, for testing only: the QEMU backend leaves out its virtio-rng device (with --no-entropy-seed the
+    // guest then has no source at all). The KVM monitor has no virtio-rng and refuses this flag.
+    bool no_virtio_rng { false };
+    // Hidden, for testing only: the virtio-rng device keeps QEMU's legacy (version 1) interface, which the kernel
+    // must refuse with a message.
+    bool virtio_rng_legacy { false };
     std::string app;
     std::vector<std::string> app_arguments;
     std::string rootfs;                   // --rootfs DIR: packed as the "rootfs" module; empty: none

@@ -132,6 +132,10 @@ int run_command(RunOptions const& options)
         report_error("--no-entropy-seed is a testing option of the QEMU backend (--vmm qemu)");
         return exit_status_cannot_start;
     }
+    if (options.no_virtio_rng || options.virtio_rng_legacy) { // the KVM monitor has no virtio-rng (Entropy hypercall)
+        report_error("--no-virtio-rng and --virtio-rng-legacy are testing options of the QEMU backend (--vmm qemu)");
+        return exit_status_cannot_start;
+    }
     auto vm = kvm::Vm::open_device();
     if (!vm.ok()) {
         if (options.vmm == VmmChoice::Kvm) {

@@ -8,6 +8,8 @@
 #include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/boot/boot_params.h>
 #include <kernel/boot/cmdline.h>
+#include <kernel/boot/timeline.h>
+#include <kernel/drivers/virtio/entropy_device.h>
 #include <kernel/lib/log.h>
 #include <kernel/security/entropy.h>
 #include <kernel/security/events.h>
@@ -15,6 +17,8 @@
 #include <ktl/verify.h>
 #include <platform/platform.h>
 #include <rng/drbg.h>
+
+extern "C" u64 __stack_chk_guard;
 
 namespace kernite::security {
 
@@ -32,6 +36,7 @@ constinit EntropyState g_state {};
 constexpr int rdrand_retries = 10;
 constexpr int rdseed_retries = 64;
 constexpr usize cpu_entropy_bytes = 32;
+constexpr usize virtio_rng_bytes = 32;
 // Periodic reseed: after this many requests or bytes the next request first asks the sources.
 constexpr u64 reseed_interval_requests = 4096;
 constexpr u64 reseed_interval_bytes = 1u << 20;
@@ -86,14 +91,29 @@ usize read_cpu_entropy(EntropyStatus& status, u8* out, usize length)
     return got;
 }
 
+// Up to 32 bytes from virtio-rng (QEMU), counted; 0 when there is no device or it failed (then it is gone).
+usize read_virtio_rng(EntropyStatus& status, u8* out)
+{
+    if (!drivers::virtio_rng::available())
+        return 0;
+    usize got = drivers::virtio_rng::read(out, virtio_rng_bytes);
+    if (got > virtio_rng_bytes)
+        got = 0;
+    if (got == 0)
+        ++status.virtio_rng_failures;
+    status.virtio_rng_bytes += got;
+    return got;
+}
+
 bool reseed_from_sources()
 {
     auto& state = g_state;
-    u8 material[2 * cpu_entropy_bytes];
+    u8 material[2 * cpu_entropy_bytes + virtio_rng_bytes];
     usize length = platform::host_entropy(material, cpu_entropy_bytes);
     if (length > cpu_entropy_bytes)
         length = 0;
     state.status.host_bytes += length;
+    length += read_virtio_rng(state.status, material + length);
     if (state.status.cpu_rdseed || state.status.cpu_rdrand)
         length += read_cpu_entropy(state.status, material + length, cpu_entropy_bytes);
     if (length == 0) {
@@ -167,17 +187,85 @@ u64 early_random_u64()
     return value;
 }
 
+usize describe_sources(EntropyStatus const& status, char* out, usize size)
+{
+    if (size == 0)
+        return 0;
+    usize n = 0;
+    auto append = [&](char const* name) {
+        if (n && n + 3 < size) {
+            out[n++] = ' ';
+            out[n++] = '+';
+            out[n++] = ' ';
+        }
+        for (; *name && n + 1 < size; ++name)
+            out[n++] = *name;
+    };
+    if (status.boot_seed)
+        append("boot seed");
+    if (status.cpu_bytes)
+        append("RDSEED/RDRAND");
+    if (status.virtio_rng_boot_bytes)
+        append("virtio-rng");
+    if (n == 0)
+        append("none");
+    out[n] = 0;
+    return n;
+}
+
+// No stack protector: this function changes the value every protected frame checks, so it must not check one
+// itself. kernel_main calls it directly; kernel_main never returns (so never checks), and nothing protected is
+// on the stack between them.
+__attribute__((no_stack_protector)) void refresh_canary_after_late_seed()
+{
+    if (!g_state.status.late_seed_only)
+        return;
+    u64 canary = 0;
+    {
+        arch::InterruptsDisabled guard;
+        VERIFY(g_state.drbg.generate(&canary, sizeof(canary)));
+    }
+    __stack_chk_guard = canary & ~0xffull; // low byte zero, as seed_entropy_early() does
+}
+
 void initialize_entropy(BootParams const& params)
 {
-    auto const& status = g_state.status;
+    auto& status = g_state.status;
+    // virtio-rng (QEMU) needs the device page mapped, so it is read here, after mm and the platform, and not in
+    // early boot: its bytes are mixed in as a reseed. When it is the only source, the kernel base (KASLR) and the
+    // first canary were drawn before it could be read; refresh_canary_after_late_seed() replaces the canary and
+    // the message below says the base is predictable.
+    // Only under PVH (QEMU): the Kernite monitor has no virtio devices (its Entropy hypercall serves reseeds).
+    bool const pvh = params.protocol == BootProtocol::Pvh;
+    if (pvh && drivers::virtio_rng::initialize(params)) {
+        status.virtio_rng = true;
+        alignas(8) u8 material[virtio_rng_bytes];
+        usize got = read_virtio_rng(status, material);
+        status.virtio_rng_boot_bytes = static_cast<u32>(got);
+        if (got) {
+            arch::InterruptsDisabled guard;
+            g_state.drbg.reseed(material, got);
+            if (status.tsc_only) {
+                status.tsc_only = false;
+                status.late_seed_only = true;
+            }
+        }
+        rng::secure_zero(material, sizeof(material));
+    }
+    if (pvh)
+        boot::mark("virtio-rng");
+    if (status.late_seed_only)
+        klog("entropy: virtio-rng is this boot's only source (%u bytes); it became readable after early boot, so "
+             "the kernel's base address (KASLR) was drawn from the TSC and is predictable; the stack canary is "
+             "re-drawn from virtio-rng", status.virtio_rng_boot_bytes);
     if (status.cpu_failures)
         klog("entropy: RDSEED/RDRAND failed %u times at boot (carry flag clear after retries)", status.cpu_failures);
     bool const insecure_allowed = boot::cmdline_has(params.cmdline, "insecure-entropy");
     if (!status.tsc_only && !insecure_allowed)
         return;
     if (!insecure_allowed) {
-        klog("entropy: no entropy source (no boot seed from the VMM, no RDSEED/RDRAND): refusing to boot. "
-             "Boot with the Kernite monitor, or QEMU with the seed module or -cpu max; `--cmdline "
+        klog("entropy: no entropy source (no boot seed from the VMM, no RDSEED/RDRAND, no virtio-rng): refusing to "
+             "boot. Boot with the Kernite monitor, or QEMU with the seed module, -cpu max or virtio-rng; `--cmdline "
              "insecure-entropy` boots anyway with predictable random numbers");
         report(abi::EventType::EntropyFailure, "no entropy source: refusing to boot");
         platform::exit(125, abi::ExitReason::SecurityStop);
@@ -188,10 +276,10 @@ void initialize_entropy(BootParams const& params)
              "layout come from the TSC only and are predictable. Never use this boot for anything that matters.");
         return;
     }
+    char sources[64];
+    describe_sources(status, sources, sizeof(sources));
     klog("WARNING: INSECURE ENTROPY (insecure-entropy): this VM is allowed to boot without an entropy source "
-         "(this boot has one: %s%s; the TSC is mixed in too)",
-        status.boot_seed ? "boot seed" : "",
-        status.cpu_bytes ? (status.boot_seed ? " + RDSEED/RDRAND" : "RDSEED/RDRAND") : "");
+         "(this boot has one: %s; the TSC is mixed in too)", sources);
     u64 tsc = arch::read_tsc();
     arch::InterruptsDisabled guard;
     g_state.drbg.reseed(reinterpret_cast<u8 const*>(&tsc), sizeof(tsc));

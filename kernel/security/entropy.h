@@ -1,7 +1,7 @@
 // Where the kernel's randomness comes from (docs/security-model.md "Entropy"): the monitor's boot seed (host
-// getrandom, or the PVH seed module the QEMU backend writes), RDSEED/RDRAND when CPUID offers them, and reseeds
-// from the monitor's Entropy hypercall. All of it feeds one ChaCha20 generator (libs/rng) that
-// kernel/security/random.h serves.
+// getrandom, or the PVH seed module the QEMU backend writes), RDSEED/RDRAND when CPUID offers them, virtio-rng
+// under QEMU (kernel/drivers/virtio), and reseeds from the monitor's Entropy hypercall and virtio-rng. All of it
+// feeds one ChaCha20 generator (libs/rng) that kernel/security/random.h serves.
 #pragma once
 
 #include <ktl/types.h>
@@ -22,8 +22,8 @@ u64 seed_entropy_early(BootParams& params);
 // Early boot, after seed_entropy_early(): 64 bits from the generator (the kernel's KASLR base). Same rules.
 u64 early_random_u64();
 
-// kernel_main, once the console works: reports what seeded the generator; with no real source, refuses to
-// boot (`entropy-failure` event, exit 125) unless the command line has `insecure-entropy`, then warns.
+// kernel_main, once the console works: sets up virtio-rng if the command line lists one and mixes its bytes
+// in, reports what seeded the generator; with no real source, refuses to boot (`entropy-failure` event, exit 125) unless the command line has `insecure-entropy`, then warns.
 void initialize_entropy(BootParams const& params);
 
 struct EntropyStatus {
@@ -37,8 +37,22 @@ struct EntropyStatus {
     u64 reseeds;         // reseeds after boot
     u64 host_bytes;      // bytes the monitor's Entropy hypercall gave to reseeds
     u64 reseed_failures; // a reseed was due and no source answered
+    bool virtio_rng;              // a virtio-rng device was set up (QEMU)
+    bool late_seed_only;          // virtio-rng was the only source: early boot (KASLR base) had the TSC only
+    u32 virtio_rng_boot_bytes;    // bytes it gave at boot
+    u64 virtio_rng_bytes;         // bytes it gave in all (boot and reseeds)
+    u64 virtio_rng_failures;      // requests that brought nothing (the device is then dropped)
 };
 EntropyStatus entropy_status();
+
+// The sources this boot was seeded from, e.g. "boot seed + RDSEED/RDRAND" or "virtio-rng" ("none"), into `out`
+// (NUL-terminated); returns the length.
+usize describe_sources(EntropyStatus const&, char* out, usize size);
+
+// kernel_main, right after initialize_entropy(): when virtio-rng was the only source (read after early boot),
+// replaces the stack canary, drawn from the TSC-only generator, with one from the reseeded generator. Must be
+// called from kernel_main itself (it never returns, so no frame checks the old canary afterwards).
+void refresh_canary_after_late_seed();
 
 // Reseeds now from the runtime sources (the monitor's Entropy hypercall, RDSEED/RDRAND), as the periodic
 // reseed does. False when no source answered (counted in reseed_failures; the generator goes on).

@@ -140,7 +140,10 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
     std::vector<std::string> arguments = {
         qemu,
         "-M",
-        "microvm,x-option-roms=off,rtc=on,pit=on,pic=on,isa-serial=on",
+        // acpi=off: QEMU 7.2 lists virtio-mmio devices on the kernel command line (auto-kernel-cmdline) only
+        // when ACPI is off (hw/i386/microvm.c microvm_machine_reset); with ACPI they are only in the DSDT, which
+        // the kernel does not read. The kernel uses no ACPI table.
+        "microvm,x-option-roms=off,rtc=on,pit=on,pic=on,isa-serial=on,acpi=off",
         "-accel",
         kvm_usable ? "kvm" : "tcg",
         // PVM (PLATFORM.md) rejects QEMU's write of IA32_ARCH_CAPABILITIES (MSR 0x10a) and QEMU aborts;
@@ -165,6 +168,21 @@ std::vector<std::string> qemu_arguments(std::string const& qemu, RunPlan const& 
         "-serial",
         "chardev:console",
     };
+    if (!plan.options.no_virtio_rng) {
+        // virtio-rng (virtio 1.2 §5.4) on one of microvm's virtio-mmio transports, fed from the host's
+        // /dev/urandom: an entropy source the kernel reads at boot and at every reseed
+        // (kernel/drivers/virtio/entropy_device.cpp). Modern (version 2) registers: QEMU 7.2's virtio-mmio
+        // defaults to the legacy interface, which the kernel refuses. With PVH and auto-kernel-cmdline (on by
+        // default) microvm appends ` virtio_mmio.device=512@0x...:IRQ` to the command line for the kernel.
+        // `--virtio-rng-legacy` (testing only) keeps the legacy interface, to show the kernel refusing it.
+        if (!plan.options.virtio_rng_legacy) {
+            arguments.push_back("-global");
+            arguments.push_back("virtio-mmio.force-legacy=false");
+        }
+        for (char const* argument : { "-object", "rng-random,id=kernite-rng,filename=/dev/urandom", "-device",
+                 "virtio-rng-device,rng=kernite-rng" })
+            arguments.push_back(argument);
+    }
     if (has_bundle) {
         arguments.push_back("-initrd");
         arguments.push_back("/dev/fd/" + std::to_string(bundle_fd_in_qemu));

@@ -166,6 +166,21 @@ TEST(Cli, NoEntropySeedIsAHiddenTestingFlag)
     EXPECT_EQ(run_usage_line().find("no-entropy-seed"), std::string::npos);
 }
 
+TEST(Cli, HiddenVirtioRngTestingOptions)
+{
+    auto defaults = parse({ "run" });
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_FALSE(defaults.value().run.no_virtio_rng);
+    EXPECT_FALSE(defaults.value().run.virtio_rng_legacy);
+    auto command = parse({ "run", "--vmm", "qemu", "--no-virtio-rng", "--virtio-rng-legacy" });
+    ASSERT_TRUE(command.ok()) << command.error();
+    EXPECT_TRUE(command.value().run.no_virtio_rng);
+    EXPECT_TRUE(command.value().run.virtio_rng_legacy);
+    EXPECT_FALSE(parse({ "run", "--no-virtio-rng=yes" }).ok());
+    EXPECT_EQ(usage_text().find("virtio-rng"), std::string::npos);
+    EXPECT_EQ(run_usage_line().find("virtio-rng"), std::string::npos);
+}
+
 TEST(Cli, ProgramOptions)
 {
     auto command = parse({ "run", "--rootfs", "root", "--env", "A=1", "--env=B=x=y", "--env", "C=", "--strace",
