@@ -109,7 +109,8 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
         };
         bool const takes_value = name == "--vmm" || name == "--mem" || name == "--timeout" || name == "--kernel"
             || name == "--events" || name == "--crashtest" || name == "--cmdline" || name == "--rootfs"
-            || name == "--env" || name == "--isolation" || name == "--wx";
+            || name == "--env" || name == "--isolation" || name == "--wx"
+            || name == "--heap";
         if (!takes_value)
             return fail("unknown option '" + std::string(argument) + "'");
         auto value = take_value();
@@ -174,6 +175,13 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
                 options.wx = WxMode::Relaxed;
             else
                 return fail("--wx must be strict or relaxed, not '" + std::string(*value) + "'");
+        } else if (name == "--heap") {
+            if (*value == "hardened")
+                options.heap = HeapMode::Hardened;
+            else if (*value == "full")
+                options.heap = HeapMode::Full;
+            else
+                return fail("--heap must be hardened or full, not '" + std::string(*value) + "'");
         }
     }
     return command;
@@ -274,6 +282,8 @@ Result<std::string> build_kernel_cmdline(RunOptions const& options)
         append(options.isolation.value_or(Isolation::Ring) == Isolation::Ring ? "isolation=ring" : "isolation=none");
     if (options.wx == WxMode::Relaxed)
         append("wx=relaxed");
+    if (options.heap == HeapMode::Full)
+        append("heap=full");
     if (options.strace)
         append("strace");
     if (options.verbose)
@@ -337,7 +347,8 @@ std::string format_crash_test_list()
 std::string run_usage_line()
 {
     return "usage: kernite run [--vmm kvm|qemu] [--mem SIZE] [--timeout SECONDS] [--kernel PROFILE|PATH] "
-           "[--rootfs DIR] [--env K=V]... [--isolation ring|none] [--wx strict|relaxed] [--strace] "
+           "[--rootfs DIR] [--env K=V]... [--isolation ring|none] [--wx strict|relaxed] [--heap hardened|full] "
+           "[--strace] "
            "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [--print-layout] [--no-aslr] [-v] "
            "[APP [-- ARGS...]]\n";
 }
@@ -368,6 +379,8 @@ std::string run_options_text()
           "                          emulated (nested KVM through PVM, docs/platform-notes.md) ring is also faster\n"
           "  --wx strict|relaxed     W^X policy of mmap/mprotect: strict (default) refuses W+X and making\n"
           "                          once-writable memory executable; relaxed allows that W->X flip (JITs)\n"
+          "  --heap hardened|full    kernel heap checks: hardened (default) poisons and checks the first 32\n"
+          "                          bytes of each freed object, full every byte (slower frees)\n"
           "  --strace                the kernel prints every system call of the program on stderr, strace-style\n"
           "  --events FILE           write security events as JSON lines to FILE\n"
           "  --crashtest NAME|list   make the kernel commit the named bug; 'list' prints the names\n"

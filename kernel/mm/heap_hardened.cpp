@@ -13,7 +13,9 @@
 #include <heap/hardened_heap.h>
 #include <kernel/lib/format.h>
 #include <kernel/mm/heap.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap_faults.h>
+#include <kernel/mm/heap_options.h>
 #include <kernel/mm/memory.h>
 #include <kernel/security/events.h>
 #include <kernel/security/random.h>
@@ -65,6 +67,11 @@ public:
 
     HeapFault classify(u64 address) const
     {
+        if (address >= slab_region_base && address < m_next_reserved) {
+            // Unmapped pages of the slab region: the rest of a slab's 64 KiB chunk after its last page, or a
+            // released slab. An access there runs off a slab (or uses memory the heap gave back).
+            return kernel_address_space().translate(address).is_error() ? HeapFault::Guard : HeapFault::None;
+        }
         if (address < kernel_heap_base || address >= m_next)
             return HeapFault::None;
         u64 index = (address - kernel_heap_base) / page;
@@ -74,6 +81,43 @@ public:
             return HeapFault::Guard;
         // A block page that faults is no longer mapped: its block was freed (addresses are never reused).
         return kernel_address_space().translate(address).is_error() ? HeapFault::Freed : HeapFault::None;
+    }
+
+    // The slab region and the descriptor array: address space from a cursor in the upper half of the heap region.
+    void* reserve(usize bytes) override
+    {
+        u64 length = (bytes + page - 1) & ~(page - 1);
+        if (length > slab_region_end - m_next_reserved)
+            return nullptr;
+        u64 virt = m_next_reserved;
+        m_next_reserved += length + page; // an unmapped page between reservations
+        return reinterpret_cast<void*>(virt);
+    }
+
+    bool commit(void* pages, usize count) override
+    {
+        u64 virt = reinterpret_cast<u64>(pages);
+        auto phys = allocate_frames(count);
+        if (phys.is_error())
+            return false;
+        if (kernel_address_space().map(virt, phys.value(), count * page, paging::AccessRead | paging::AccessWrite).is_error()) {
+            (void)kernel_address_space().unmap(virt, count * page);
+            free_frames(phys.value(), count);
+            return false;
+        }
+        return true; // not cleared: the heap writes every field and link before it reads it
+    }
+
+    void decommit(void* pages, usize count) override
+    {
+        u64 virt = reinterpret_cast<u64>(pages);
+        // Committed together, so the frames are contiguous (commit's single allocate_frames).
+        u64 phys = kernel_virt_to_phys(pages);
+        VERIFY(phys != 0);
+        VERIFY(!kernel_address_space().unmap(virt, count * page).is_error());
+        for (usize i = 0; i < count; ++i)
+            arch::invalidate_page(virt + i * page);
+        free_frames(phys, count);
     }
 
     void free_guarded(void* pages, usize count) override
@@ -98,8 +142,12 @@ private:
             m_block_pages[index / 64] |= 1ull << (index % 64);
     }
 
-    static constexpr u64 heap_region_size = device_mmio_base - kernel_heap_base;
+    // The heap region's lower half holds large blocks, the upper half the slab region (libs/heap reserves it).
+    static constexpr u64 heap_region_size = (device_mmio_base - kernel_heap_base) / 2;
+    static constexpr u64 slab_region_base = kernel_heap_base + heap_region_size;
+    static constexpr u64 slab_region_end = device_mmio_base;
     u64 m_next { kernel_heap_base + page }; // the region's first page is the first block's lower guard
+    u64 m_next_reserved { slab_region_base };
     u64 m_block_pages[tracked_pages / 64] {};
 };
 
@@ -142,6 +190,7 @@ public:
     char const* name() const override { return "hardened"; }
 
     HeapFault classify(u64 address) const { return m_pages.classify(address); }
+    void set_checks(heap::Checks checks) { m_heap.set_checks(checks); }
 
 private:
     KernelPageSource m_pages;
@@ -152,6 +201,13 @@ constinit HardenedKernelHeap g_hardened_heap; // constant-initialized: no boot-t
 HeapAllocator* g_heap;
 
 } // namespace
+
+void configure_heap(char const* cmdline)
+{
+    // `--heap full` (monitor/cli.cpp): poison and check every freed byte (docs/security-model.md).
+    if (boot::cmdline_has(cmdline, "heap=full"))
+        g_hardened_heap.set_checks(heap::Checks::Full);
+}
 
 void initialize_heap() { g_heap = &g_hardened_heap; } // no work: slabs are created on first use
 

@@ -5,7 +5,9 @@
 #if !KERNITE_HEAP_HARDENED
 #include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/lib/log.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap.h>
+#include <kernel/mm/heap_options.h>
 #include <kernel/mm/heap_faults.h>
 #include <kernel/mm/memory.h>
 
@@ -113,6 +115,13 @@ SimpleHeap g_simple_heap;
 HeapAllocator* g_heap;
 
 } // namespace
+
+void configure_heap(char const* cmdline)
+{
+    if (boot::cmdline_has(cmdline, "heap=full"))
+        ::ktl::verify_failed("--heap full needs the hardened heap (profiles hardened and debug), not the simple heap",
+            __FILE__, __LINE__, __func__);
+}
 
 void initialize_heap() { g_heap = &g_simple_heap; }
 

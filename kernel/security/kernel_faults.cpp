@@ -82,7 +82,7 @@ void print_registers(TrapFrame const& f)
         bool freed = heap_fault == mm::HeapFault::Freed;
         type = freed ? abi::EventType::UseAfterFree : abi::EventType::HeapCorruption;
         format(message, sizeof(message), freed ? "%s of a freed large heap block at 0x%lx"
-                                               : "heap overflow: %s of the guard page of a large heap block at 0x%lx",
+                                               : "heap overflow: %s of a heap guard page (unmapped, next to a large block or a slab) at 0x%lx",
             access, address);
     } else if ((error & arch::PageFaultPresent) && (error & arch::PageFaultInstructionFetch)) {
         type = abi::EventType::WxViolation;
