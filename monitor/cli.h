@@ -40,10 +40,12 @@ enum class WxMode {
 };
 
 // The kernel heap's checks (docs/security-model.md "The hardened heap, in detail"): `hardened` (default) poisons
-// and checks the first 32 bytes of each freed object; `full` every byte. Passed as `heap=full`.
+// and checks the first 32 bytes of each freed object; `full` every byte; `oscar` gives every small object its own
+// alias pages, unmapped on free, so any use after free faults. Passed as `heap=full` / `heap=oscar`.
 enum class HeapMode {
     Hardened,
     Full,
+    Oscar,
 };
 
 // The environment a program gets before any --env: what a minimal Linux hands its first process (Linux's

@@ -118,8 +118,8 @@ HeapAllocator* g_heap;
 
 void configure_heap(char const* cmdline)
 {
-    if (boot::cmdline_has(cmdline, "heap=full"))
-        ::ktl::verify_failed("--heap full needs the hardened heap (profiles hardened and debug), not the simple heap",
+    if (boot::cmdline_has(cmdline, "heap=full") || boot::cmdline_has(cmdline, "heap=oscar"))
+        ::ktl::verify_failed("--heap full|oscar needs the hardened heap (profiles hardened, debug), not the simple heap",
             __FILE__, __LINE__, __func__);
 }
 
@@ -132,6 +132,8 @@ HeapAllocator& heap()
 }
 
 HeapFault classify_heap_fault(u64) { return HeapFault::None; } // no large-block region
+
+void describe_heap_fault(u64, char* out, usize) { out[0] = 0; }
 
 } // namespace kernite::mm
 
