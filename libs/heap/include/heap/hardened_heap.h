@@ -266,7 +266,7 @@ private:
 
 // The fast paths: a slot from the current slab's free list, and a free into the quarantine. Everything else
 // (a new slab, a misuse, a large block, full checks) is out of line.
-inline void* HardenedHeap::allocate(usize size)
+[[gnu::always_inline]] inline void* HardenedHeap::allocate(usize size)
 {
     if (size - 1 < largest_slab_size) { // size 0 wraps: the slow path serves it as 1 byte
         unsigned size_class = detail::class_of(size);
@@ -295,7 +295,7 @@ inline void* HardenedHeap::allocate(usize size)
     return allocate_slow(size);
 }
 
-inline void HardenedHeap::deallocate(void* pointer)
+[[gnu::always_inline]] inline void HardenedHeap::deallocate(void* pointer)
 {
     uptr address = reinterpret_cast<uptr>(pointer);
     if (address - reinterpret_cast<uptr>(m_region) < m_region_bytes && m_checks == Checks::Fast) [[likely]] {
