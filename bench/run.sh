@@ -9,6 +9,8 @@
 #   syscall_ns, syscall_ratio_vs_linux,               bench/apps/run.sh: a getppid loop, the SQLite and the Lua
 #   sqlite_ratio_vs_linux, lua_ratio_vs_linux         test scripts, natively and under `kernite run` (issue 3)
 #   virtio_rng_stage_us_{kvm,tcg} (+ _off_, boot_)    bench/virtio_rng_cost.sh: virtio-rng's boot stage under QEMU
+#   heap_hardened_vs_plain, heap_oscar_vs_plain, ...  build/bench/heap-bench: the kernel heap against a plain
+#                                                     allocator, same run, server trace (issue 5)
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -21,6 +23,7 @@
 #   KERNITE_BENCH_ARGS=""   extra `kernite run` arguments for the demo boots (e.g. "--cmdline quick")
 #   BENCH_STRICT=1          exit non-zero when a goal is missed (default: only when a figure could not be measured)
 #   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
+#   BENCH_FIGURES="heap"    run only the named figures (figure_<name> functions)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -412,8 +415,36 @@ figure_apps()
     row_goal "Lua script, kernite / Linux" lua_ratio_vs_linux "x" "<= 1.2" le 1.2
 }
 
-figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
-    figure_aslr figure_apps)
+# The kernel heap (issue 5): build/bench/heap-bench replays a server trace through the plain allocator, the
+# hardened heap (default and --heap full) and OSCAR mode in one run (host code: allocator work, not ring-0
+# emulation), and prints `figure NAME VALUE` lines.
+figure_heap()
+{
+    local bench=$out_dir/heap-bench key output status=0
+    local keys=(heap_hardened_vs_plain heap_hardened_vs_plain_filled heap_full_vs_plain heap_oscar_vs_plain
+        heap_hardened_memory_vs_plain heap_oscar_memory_vs_plain heap_oscar_page_table_bytes_per_allocation)
+    if [[ ! -x $bench ]]; then
+        for key in "${keys[@]}"; do figure_null "$key" "$bench is not built (Google Benchmark missing?)" error; done
+        return
+    fi
+    output=$("$bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>&1) || status=$?
+    for key in "${keys[@]}"; do
+        local value
+        value=$(awk -v k="$key" '$1 == "figure" && $2 == k { print $3 }' <<<"$output")
+        if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+            json_set "$key" "$value"
+        else
+            figure_null "$key" "heap-bench (exit $status) printed no $key" error
+        fi
+    done
+    row_goal "heap: hardened / plain throughput" heap_hardened_vs_plain "x" ">= 0.9" ge 0.9
+    row "heap: hardened / plain, objects filled" "$(show heap_hardened_vs_plain_filled "x")" "-" "-"
+    row "heap: --heap full / plain" "$(show heap_full_vs_plain "x")" "-" "-"
+    row "heap: --heap oscar / plain (host mmap)" "$(show heap_oscar_vs_plain "x")" "-" "-"
+    row "heap: hardened memory / plain" "$(show heap_hardened_memory_vs_plain "x")" "-" "-"
+    row "heap: oscar memory / plain" "$(show heap_oscar_memory_vs_plain "x")" "-" "-"
+    row "heap: oscar page tables per allocation" "$(show heap_oscar_page_table_bytes_per_allocation " B")" "-" "-"
+}
 
 # virtio-rng under QEMU (kernel/drivers/virtio): the boot-timeline stage with and without the device, medians of
 # interleaved boots (bench/virtio_rng_cost.sh), per accelerator.
@@ -433,7 +464,13 @@ figure_virtio_rng()
             "$(show virtio_rng_stage_us_$accel " us") / $(show virtio_rng_stage_off_us_$accel " us")" "-" "-"
     done
 }
-figures+=(figure_virtio_rng)
+figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
+    figure_aslr figure_apps figure_heap figure_virtio_rng)
+# BENCH_FIGURES="heap aslr": run only those figures (results.json then holds only them).
+if [[ -n ${BENCH_FIGURES:-} ]]; then
+    figures=()
+    for name in $BENCH_FIGURES; do figures+=("figure_$name"); done
+fi
 
 # ---------------------------------------------------------------------------------------------------------
 for tool in hyperfine strip awk; do

@@ -8,6 +8,7 @@
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
+#include <kernel/mm/heap_options.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
 #include <kernel/probes/ring3_probe.h>
@@ -95,6 +96,7 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     boot::mark("entropy");
     load_descriptor_tables();
     boot::mark("descriptors");
+    mm::configure_heap(params->cmdline);
     mm::initialize_heap();
     initialize_time_and_threads(*params);
     boot::mark("scheduler");

@@ -117,7 +117,8 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
         };
         bool const takes_value = name == "--vmm" || name == "--mem" || name == "--timeout" || name == "--kernel"
             || name == "--events" || name == "--crashtest" || name == "--cmdline" || name == "--rootfs"
-            || name == "--env" || name == "--isolation" || name == "--wx";
+            || name == "--env" || name == "--isolation" || name == "--wx"
+            || name == "--heap";
         if (!takes_value)
             return fail("unknown option '" + std::string(argument) + "'");
         auto value = take_value();
@@ -182,6 +183,15 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
                 options.wx = WxMode::Relaxed;
             else
                 return fail("--wx must be strict or relaxed, not '" + std::string(*value) + "'");
+        } else if (name == "--heap") {
+            if (*value == "hardened")
+                options.heap = HeapMode::Hardened;
+            else if (*value == "full")
+                options.heap = HeapMode::Full;
+            else if (*value == "oscar")
+                options.heap = HeapMode::Oscar;
+            else
+                return fail("--heap must be hardened, full or oscar, not '" + std::string(*value) + "'");
         }
     }
     return command;
@@ -282,6 +292,10 @@ Result<std::string> build_kernel_cmdline(RunOptions const& options)
         append(options.isolation.value_or(Isolation::Ring) == Isolation::Ring ? "isolation=ring" : "isolation=none");
     if (options.wx == WxMode::Relaxed)
         append("wx=relaxed");
+    if (options.heap == HeapMode::Full)
+        append("heap=full");
+    else if (options.heap == HeapMode::Oscar)
+        append("heap=oscar");
     if (options.strace)
         append("strace");
     if (options.verbose)
@@ -345,7 +359,8 @@ std::string format_crash_test_list()
 std::string run_usage_line()
 {
     return "usage: kernite run [--vmm kvm|qemu] [--mem SIZE] [--timeout SECONDS] [--kernel PROFILE|PATH] "
-           "[--rootfs DIR] [--env K=V]... [--isolation ring|none] [--wx strict|relaxed] [--strace] "
+           "[--rootfs DIR] [--env K=V]... [--isolation ring|none] [--wx strict|relaxed] [--heap hardened|full|oscar] "
+           "[--strace] "
            "[--events FILE] [--crashtest NAME|list] [--cmdline STRING] [--print-layout] [--no-aslr] [-v] "
            "[APP [-- ARGS...]]\n";
 }
@@ -376,6 +391,9 @@ std::string run_options_text()
           "                          emulated (nested KVM through PVM, docs/platform-notes.md) ring is also faster\n"
           "  --wx strict|relaxed     W^X policy of mmap/mprotect: strict (default) refuses W+X and making\n"
           "                          once-writable memory executable; relaxed allows that W->X flip (JITs)\n"
+          "  --heap hardened|full|oscar  kernel heap: hardened (default) poisons and checks the first 32 bytes\n"
+          "                          of each freed object, full every byte (slower frees), oscar maps every small\n"
+          "                          object at its own alias pages, unmapped on free: any use after free faults\n"
           "  --strace                the kernel prints every system call of the program on stderr, strace-style\n"
           "  --events FILE           write security events as JSON lines to FILE\n"
           "  --crashtest NAME|list   make the kernel commit the named bug; 'list' prints the names\n"

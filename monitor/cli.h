@@ -39,6 +39,15 @@ enum class WxMode {
     Relaxed,
 };
 
+// The kernel heap's checks (docs/security-model.md "The hardened heap, in detail"): `hardened` (default) poisons
+// and checks the first 32 bytes of each freed object; `full` every byte; `oscar` gives every small object its own
+// alias pages, unmapped on free, so any use after free faults. Passed as `heap=full` / `heap=oscar`.
+enum class HeapMode {
+    Hardened,
+    Full,
+    Oscar,
+};
+
 // The environment a program gets before any --env: what a minimal Linux hands its first process (Linux's
 // init/main.c gives HOME=/ and TERM), plus the PATH glibc and busybox fall back to without one. TERM is "dumb":
 // the program's output reaches the host through pipes, never a terminal the guest drives.
@@ -77,6 +86,7 @@ struct RunOptions {
     bool strace { false };                // the kernel prints every system call on stderr
     std::optional<Isolation> isolation;   // nothing: the default, ring
     WxMode wx { WxMode::Strict };
+    HeapMode heap { HeapMode::Hardened };
 };
 
 struct Command {

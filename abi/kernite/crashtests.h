@@ -13,6 +13,8 @@ struct CrashTest {
     char const* name;
     EventType expected_event;
     char const* description;
+    // Extra `kernite run` arguments the test needs (tests/guest/CMakeLists.txt passes them), or nullptr.
+    char const* run_arguments = nullptr;
 };
 
 inline constexpr CrashTest crash_tests[] = {
@@ -37,6 +39,8 @@ inline constexpr CrashTest crash_tests[] = {
     { "OVERFLOW_SLAB", EventType::HeapCorruption, "write one byte past a heap object (canary checked on free)" },
     { "READ_BUDDY_AFTER_FREE", EventType::UseAfterFree, "read a freed page-backed heap block (unmapped on free)" },
     { "WRITE_BUDDY_AFTER_FREE", EventType::UseAfterFree, "write a freed page-backed heap block (unmapped on free)" },
+    { "READ_AFTER_FREE", EventType::UseAfterFree, "read a freed heap object (OSCAR mode: its alias is unmapped on free)",
+        "--heap oscar" },
 };
 
 inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

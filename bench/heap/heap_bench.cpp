@@ -2,7 +2,7 @@
 // run, on the allocation pattern of a server (per-request temporaries of mixed sizes, long-lived connection
 // state, a cache that keeps some objects for a while). Prints the throughput ratio and both allocators' memory
 // overhead. Host code: it measures the allocator's own work, not ring-0 emulation (docs/platform-notes.md).
-#include "../../tests/host/heap/mmap_page_source.h"
+#include "../../tests/host/heap/memfd_page_source.h"
 #include "plain_heap.h"
 
 #include <benchmark/benchmark.h>
@@ -128,9 +128,25 @@ public:
         m_guarded[count].push_back(pages);
         m_in_use -= count;
     }
+    // The slab region: committed pages stay backed while decommitted (the kernel keeps its frames in a bitmap,
+    // here the pages are simply not counted), so no system call lands in the measured loop.
+    void* reserve(usize bytes) override { return m_source.reserve(bytes); }
+    bool commit(void* pages, usize count) override
+    {
+        m_in_use += count;
+        auto& committed = m_committed[pages];
+        if (committed < count) {
+            if (!m_source.commit(static_cast<u8*>(pages) + committed * page_size, count - committed))
+                return false;
+            committed = count;
+        }
+        return true;
+    }
+    void decommit(void*, usize count) override { m_in_use -= count; }
     usize pages_in_use() const { return m_in_use; }
 
 private:
+    std::map<void*, usize> m_committed;
     void* take(std::map<usize, std::vector<void*>>& pool, usize count, bool guarded)
     {
         m_in_use += count;
@@ -184,9 +200,60 @@ struct HardenedFixture {
     HardenedHeap heap { pages, fast_random_bytes, fatal_misuse };
     usize pages_in_use() const { return pages.pages_in_use(); }
 };
+// The hardened heap with Checks::Full (`--heap full`): every freed byte poisoned and checked.
+struct FullChecksFixture {
+    PooledPageSource pages;
+    HardenedHeap heap { pages, fast_random_bytes, fatal_misuse, Checks::Full };
+    usize pages_in_use() const { return pages.pages_in_use(); }
+};
 struct PlainFixture {
     PooledPageSource pages;
     PlainHeap heap { pages };
+    usize pages_in_use() const { return pages.pages_in_use(); }
+};
+
+// OSCAR mode: the slab region is a memfd so that each object can get its own alias mapping (two system calls per
+// object here, mmap and mmap-over on free; in the kernel a page-table write and an invlpg each).
+class OscarPageSource final : public PageSource, public AliasMapper {
+public:
+    void* allocate_pages(usize count) override { return m_pooled.allocate_pages(count); }
+    void free_pages(void* pages, usize count) override { m_pooled.free_pages(pages, count); }
+    void* allocate_guarded(usize count) override { return m_pooled.allocate_guarded(count); }
+    void free_guarded(void* pages, usize count) override { m_pooled.free_guarded(pages, count); }
+    void* reserve(usize bytes) override { return m_memfd.reserve(bytes); }
+    bool commit(void* pages, usize count) override { return m_memfd.commit(pages, count); }
+    void decommit(void* pages, usize count) override { m_memfd.decommit(pages, count); }
+    bool map_alias(uptr alias, void const* object_pages, usize pages) override
+    {
+        m_alias_pages += pages;
+        return m_memfd.map_alias(alias, object_pages, pages);
+    }
+    void unmap_alias(uptr alias, usize pages) override
+    {
+        m_alias_pages -= pages;
+        m_memfd.unmap_alias(alias, pages);
+    }
+    uptr reserve_aliases(usize bytes) { return m_memfd.reserve_aliases(bytes); }
+    // Slab, large-block and metadata pages (alias pages map the same frames: page-table entries, counted apart).
+    usize pages_in_use() const { return m_pooled.pages_in_use() + m_memfd.pages_in_use(); }
+    usize alias_pages() const { return m_alias_pages; }
+
+private:
+    PooledPageSource m_pooled;
+    MemfdPageSource m_memfd;
+    usize m_alias_pages { 0 };
+};
+
+struct OscarFixture {
+    static constexpr usize alias_bytes = usize(1) << 40;
+    OscarPageSource pages;
+    HardenedHeap hardened { pages, fast_random_bytes, fatal_misuse };
+    OscarAliases aliases { hardened, pages, pages, fatal_misuse, pages.reserve_aliases(alias_bytes), alias_bytes };
+    struct Adapter {
+        OscarAliases& aliases;
+        void* allocate(usize size) { return aliases.allocate(size, 0); }
+        void deallocate(void* pointer) { aliases.deallocate(pointer); }
+    } heap { aliases };
     usize pages_in_use() const { return pages.pages_in_use(); }
 };
 
@@ -204,6 +271,8 @@ BENCHMARK_TEMPLATE(heap_server_pattern, PlainFixture, false);
 BENCHMARK_TEMPLATE(heap_server_pattern, HardenedFixture, false);
 BENCHMARK_TEMPLATE(heap_server_pattern, PlainFixture, true);
 BENCHMARK_TEMPLATE(heap_server_pattern, HardenedFixture, true);
+BENCHMARK_TEMPLATE(heap_server_pattern, FullChecksFixture, false);
+BENCHMARK_TEMPLATE(heap_server_pattern, OscarFixture, false);
 
 // Pages held at the trace's midpoint (guard pages are address space only and are not counted) against the
 // bytes the program asked for.
@@ -234,9 +303,16 @@ public:
     void ReportRuns(std::vector<Run> const& runs) override
     {
         ConsoleReporter::ReportRuns(runs);
-        for (auto const& run : runs)
-            if (run.run_type == Run::RT_Iteration && !run.error_occurred)
-                m_time_per_iteration[run.benchmark_name()] = run.GetAdjustedRealTime();
+        // CPU time (the machine is shared; the replay is single-threaded and its system calls, OSCAR's mmaps,
+        // count as CPU time too): the median when repetitions are asked for, else the single run.
+        for (auto const& run : runs) {
+            if (run.error_occurred)
+                continue;
+            if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median")
+                m_time_per_iteration[run.run_name.str()] = run.GetAdjustedCPUTime();
+            else if (run.run_type == Run::RT_Iteration && !m_time_per_iteration.count(run.run_name.str()))
+                m_time_per_iteration[run.run_name.str()] = run.GetAdjustedCPUTime();
+        }
     }
     std::map<std::string, double> m_time_per_iteration;
 };
@@ -252,22 +328,54 @@ int main(int argc, char** argv)
 
     std::printf("\ntrace: %zu operations (%zu allocations), server pattern\n", trace().operations.size(),
         trace().operations.size() / 2);
-    for (char const* variant : { "false", "true" }) {
-        double plain = reporter.m_time_per_iteration[std::string("heap_server_pattern<PlainFixture, ") + variant + ">"];
-        double hardened
-            = reporter.m_time_per_iteration[std::string("heap_server_pattern<HardenedFixture, ") + variant + ">"];
-        double operations = static_cast<double>(trace().operations.size());
-        if (plain > 0 && hardened > 0)
-            std::printf("heap_hardened_vs_plain (%s): throughput ratio %.3f (goal >= 0.9, aim 0.97): plain %.1f ns, "
-                        "hardened %.1f ns per operation\n",
-                variant[0] == 't' ? "objects filled by the program" : "allocator only", plain / hardened,
-                plain / operations, hardened / operations);
-    }
-    usize plain_pages = 0, plain_live = 0, hardened_pages = 0, hardened_live = 0;
+    auto time_of = [&](char const* fixture, char const* fill) {
+        return reporter.m_time_per_iteration[std::string("heap_server_pattern<") + fixture + ", " + fill + ">"];
+    };
+    double operations = static_cast<double>(trace().operations.size());
+    // `figure NAME VALUE` lines: bench/run.sh copies them into build/bench/results.json.
+    auto ratio_line = [&](char const* figure, char const* what, char const* fixture, char const* fill) {
+        double plain = time_of("PlainFixture", fill);
+        double other = time_of(fixture, fill);
+        if (plain <= 0 || other <= 0)
+            return;
+        std::printf("%s (%s): throughput ratio %.3f: plain %.1f ns, %s %.1f ns per operation\n", figure, what,
+            plain / other, plain / operations, fixture, other / operations);
+        std::printf("figure %s %.3f\n", figure, plain / other);
+    };
+    ratio_line("heap_hardened_vs_plain", "allocator only, goal >= 0.9", "HardenedFixture", "false");
+    ratio_line("heap_hardened_vs_plain_filled", "objects filled by the program", "HardenedFixture", "true");
+    ratio_line("heap_full_vs_plain", "--heap full, allocator only", "FullChecksFixture", "false");
+    ratio_line("heap_oscar_vs_plain", "--heap oscar, allocator only, host mmap per alias", "OscarFixture", "false");
+
+    usize plain_pages = 0, plain_live = 0, hardened_pages = 0, hardened_live = 0, oscar_pages = 0, oscar_live = 0;
     double plain_ratio = memory_ratio<PlainFixture>(&plain_pages, &plain_live);
     double hardened_ratio = memory_ratio<HardenedFixture>(&hardened_pages, &hardened_live);
+    double oscar_ratio = memory_ratio<OscarFixture>(&oscar_pages, &oscar_live);
     std::printf("memory at the midpoint (%zu live bytes): plain %zu pages (%.2fx live), hardened %zu pages "
-                "(%.2fx live): hardened overhead %.2fx plain\n",
-        plain_live, plain_pages, plain_ratio, hardened_pages, hardened_ratio, hardened_ratio / plain_ratio);
+                "(%.2fx live), oscar %zu pages (%.2fx live): hardened %.2fx plain, oscar %.2fx plain\n",
+        plain_live, plain_pages, plain_ratio, hardened_pages, hardened_ratio, oscar_pages, oscar_ratio,
+        hardened_ratio / plain_ratio, oscar_ratio / plain_ratio);
+    std::printf("figure heap_hardened_memory_vs_plain %.3f\n", hardened_ratio / plain_ratio);
+    std::printf("figure heap_oscar_memory_vs_plain %.3f\n", oscar_ratio / plain_ratio);
+
+    // OSCAR's page-table cost: one 8-byte entry per live alias page, and address space that is never reused,
+    // whose page tables (one 4 KiB table per 2 MiB) the kernel does not give back.
+    {
+        OscarFixture fixture;
+        std::vector<void*> pointers(trace().slots);
+        replay(fixture.heap, pointers, trace().midpoint);
+        auto live = fixture.aliases.statistics();
+        double allocations = 0;
+        for (usize i = 0; i < trace().midpoint; ++i)
+            allocations += trace().operations[i].allocate;
+        double bytes_per_allocation = static_cast<double>(live.address_space_used) / allocations;
+        double table_bytes_per_allocation = bytes_per_allocation / (2.0 * 1024 * 1024) * 4096;
+        std::printf("oscar at the midpoint: %lu live aliases, %lu alias pages mapped (%lu bytes of page-table "
+                    "entries), %.0f bytes of address space per allocation ever made: %.1f bytes of page tables "
+                    "per allocation, never reclaimed\n",
+            static_cast<unsigned long>(live.live_aliases), static_cast<unsigned long>(live.mapped_pages),
+            static_cast<unsigned long>(live.mapped_pages * 8), bytes_per_allocation, table_bytes_per_allocation);
+        std::printf("figure heap_oscar_page_table_bytes_per_allocation %.1f\n", table_bytes_per_allocation);
+    }
     return 0;
 }

@@ -12,5 +12,8 @@ enum class HeapFault : u8 {
 };
 
 HeapFault classify_heap_fault(u64 address);
+// What the heap knows about a faulting address (OSCAR mode: the object's size and allocation site), as text to
+// append to the fault's message; empty when nothing.
+void describe_heap_fault(u64 address, char* out, usize size);
 
 } // namespace kernite::mm

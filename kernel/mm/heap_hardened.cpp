@@ -11,9 +11,13 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/interrupts_disabled.h>
 #include <heap/hardened_heap.h>
+#include <heap/oscar_aliases.h>
+#include <kernel/debug/symbols.h>
 #include <kernel/lib/format.h>
 #include <kernel/mm/heap.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap_faults.h>
+#include <kernel/mm/heap_options.h>
 #include <kernel/mm/memory.h>
 #include <kernel/security/events.h>
 #include <kernel/security/random.h>
@@ -65,6 +69,11 @@ public:
 
     HeapFault classify(u64 address) const
     {
+        if (address >= slab_region_base && address < m_next_reserved) {
+            // Unmapped pages of the slab region: the rest of a slab's 64 KiB chunk after its last page, or a
+            // released slab. An access there runs off a slab (or uses memory the heap gave back).
+            return kernel_address_space().translate(address).is_error() ? HeapFault::Guard : HeapFault::None;
+        }
         if (address < kernel_heap_base || address >= m_next)
             return HeapFault::None;
         u64 index = (address - kernel_heap_base) / page;
@@ -74,6 +83,43 @@ public:
             return HeapFault::Guard;
         // A block page that faults is no longer mapped: its block was freed (addresses are never reused).
         return kernel_address_space().translate(address).is_error() ? HeapFault::Freed : HeapFault::None;
+    }
+
+    // The slab region and the descriptor array: address space from a cursor in the upper half of the heap region.
+    void* reserve(usize bytes) override
+    {
+        u64 length = (bytes + page - 1) & ~(page - 1);
+        if (length > slab_region_end - m_next_reserved)
+            return nullptr;
+        u64 virt = m_next_reserved;
+        m_next_reserved += length + page; // an unmapped page between reservations
+        return reinterpret_cast<void*>(virt);
+    }
+
+    bool commit(void* pages, usize count) override
+    {
+        u64 virt = reinterpret_cast<u64>(pages);
+        auto phys = allocate_frames(count);
+        if (phys.is_error())
+            return false;
+        if (kernel_address_space().map(virt, phys.value(), count * page, paging::AccessRead | paging::AccessWrite).is_error()) {
+            (void)kernel_address_space().unmap(virt, count * page);
+            free_frames(phys.value(), count);
+            return false;
+        }
+        return true; // not cleared: the heap writes every field and link before it reads it
+    }
+
+    void decommit(void* pages, usize count) override
+    {
+        u64 virt = reinterpret_cast<u64>(pages);
+        // Committed together, so the frames are contiguous (commit's single allocate_frames).
+        u64 phys = kernel_virt_to_phys(pages);
+        VERIFY(phys != 0);
+        VERIFY(!kernel_address_space().unmap(virt, count * page).is_error());
+        for (usize i = 0; i < count; ++i)
+            arch::invalidate_page(virt + i * page);
+        free_frames(phys, count);
     }
 
     void free_guarded(void* pages, usize count) override
@@ -98,9 +144,47 @@ private:
             m_block_pages[index / 64] |= 1ull << (index % 64);
     }
 
-    static constexpr u64 heap_region_size = device_mmio_base - kernel_heap_base;
+    // The heap region's lower half holds large blocks, the upper half the slab region (libs/heap reserves it).
+    static constexpr u64 heap_region_size = (device_mmio_base - kernel_heap_base) / 2;
+    static constexpr u64 slab_region_base = kernel_heap_base + heap_region_size;
+    static constexpr u64 slab_region_end = slab_region_base + heap_region_size / 2;
+
+public:
+    // The last quarter: OSCAR aliases (heap=oscar), addresses never reused.
+    static constexpr u64 alias_region_base = slab_region_end;
+    static constexpr u64 alias_region_size = device_mmio_base - alias_region_base;
+
+private:
     u64 m_next { kernel_heap_base + page }; // the region's first page is the first block's lower guard
+    u64 m_next_reserved { slab_region_base };
     u64 m_block_pages[tracked_pages / 64] {};
+};
+
+// OSCAR mode's alias pages: the physical frames behind a slab slot's page(s), mapped again at a fresh address.
+class KernelAliasMapper final : public heap::AliasMapper {
+public:
+    bool map_alias(uptr alias, void const* object_pages, usize pages) override
+    {
+        for (usize i = 0; i < pages; ++i) {
+            auto translation = kernel_address_space().translate(reinterpret_cast<u64>(object_pages) + i * page);
+            if (translation.is_error()
+                || kernel_address_space()
+                       .map(alias + i * page, translation.value().phys & ~(page - 1), page,
+                           paging::AccessRead | paging::AccessWrite)
+                       .is_error()) {
+                unmap_alias(alias, i);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    void unmap_alias(uptr alias, usize pages) override
+    {
+        VERIFY(!kernel_address_space().unmap(alias, pages * page).is_error());
+        for (usize i = 0; i < pages; ++i)
+            arch::invalidate_page(alias + i * page);
+    }
 };
 
 void heap_random(void* buffer, usize length) { security::random_bytes(buffer, length); }
@@ -125,7 +209,8 @@ public:
     ErrorOr<void*> allocate(usize size) override
     {
         arch::InterruptsDisabled guard; // one CPU: masking interrupts is the heap's lock
-        void* pointer = m_heap.allocate(size);
+        void* pointer = m_oscar_mode ? m_oscar.allocate(size, reinterpret_cast<uptr>(__builtin_return_address(0)))
+                                     : m_heap.allocate(size);
         if (!pointer)
             return Error::from_errno(ENOMEM, "kernel heap exhausted");
         return pointer;
@@ -136,22 +221,62 @@ public:
         if (!pointer)
             return;
         arch::InterruptsDisabled guard;
-        m_heap.deallocate(pointer);
+        if (m_oscar_mode)
+            m_oscar.deallocate(pointer);
+        else
+            m_heap.deallocate(pointer);
     }
 
     char const* name() const override { return "hardened"; }
 
-    HeapFault classify(u64 address) const { return m_pages.classify(address); }
+    HeapFault classify(u64 address) const
+    {
+        heap::OscarAliases::FaultInfo info;
+        if (m_oscar_mode && m_oscar.in_region(address))
+            return m_oscar.describe(address, info) ? (info.freed ? HeapFault::Freed : HeapFault::Guard) : HeapFault::None;
+        return m_pages.classify(address);
+    }
+    void describe(u64 address, char* out, usize size) const
+    {
+        out[0] = 0;
+        heap::OscarAliases::FaultInfo info;
+        if (!m_oscar_mode || !m_oscar.describe(address, info))
+            return;
+        if (!info.known) {
+            format(out, size, " (an alias freed too long ago to be remembered)");
+            return;
+        }
+        char symbol[64];
+        if (!debug::symbolize(info.site, symbol, sizeof(symbol)))
+            format(symbol, sizeof(symbol), "0x%lx", info.site);
+        format(out, size, " (%lu-byte object at 0x%lx allocated by %s)", info.size, info.pointer, symbol);
+    }
+    void set_checks(heap::Checks checks) { m_heap.set_checks(checks); }
+    void set_oscar_mode() { m_oscar_mode = true; }
 
 private:
     KernelPageSource m_pages;
     heap::HardenedHeap m_heap { m_pages, heap_random, heap_misuse };
+    KernelAliasMapper m_mapper;
+    heap::OscarAliases m_oscar { m_heap, m_mapper, m_pages, heap_misuse, KernelPageSource::alias_region_base,
+        KernelPageSource::alias_region_size };
+    bool m_oscar_mode { false };
 };
 
 constinit HardenedKernelHeap g_hardened_heap; // constant-initialized: no boot-time constructor
 HeapAllocator* g_heap;
 
 } // namespace
+
+void configure_heap(char const* cmdline)
+{
+    // `--heap full` (monitor/cli.cpp): poison and check every freed byte (docs/security-model.md).
+    if (boot::cmdline_has(cmdline, "heap=full"))
+        g_hardened_heap.set_checks(heap::Checks::Full);
+    // `--heap oscar`: every small object through its own alias pages, unmapped on free (docs/security-model.md).
+    if (boot::cmdline_has(cmdline, "heap=oscar"))
+        g_hardened_heap.set_oscar_mode();
+}
 
 void initialize_heap() { g_heap = &g_hardened_heap; } // no work: slabs are created on first use
 
@@ -162,6 +287,8 @@ HeapAllocator& heap()
 }
 
 HeapFault classify_heap_fault(u64 address) { return g_hardened_heap.classify(address); }
+
+void describe_heap_fault(u64 address, char* out, usize size) { g_hardened_heap.describe(address, out, size); }
 
 } // namespace kernite::mm
 

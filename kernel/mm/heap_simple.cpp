@@ -5,7 +5,9 @@
 #if !KERNITE_HEAP_HARDENED
 #include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/lib/log.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap.h>
+#include <kernel/mm/heap_options.h>
 #include <kernel/mm/heap_faults.h>
 #include <kernel/mm/memory.h>
 
@@ -114,6 +116,13 @@ HeapAllocator* g_heap;
 
 } // namespace
 
+void configure_heap(char const* cmdline)
+{
+    if (boot::cmdline_has(cmdline, "heap=full") || boot::cmdline_has(cmdline, "heap=oscar"))
+        ::ktl::verify_failed("--heap full|oscar needs the hardened heap (profiles hardened, debug), not the simple heap",
+            __FILE__, __LINE__, __func__);
+}
+
 void initialize_heap() { g_heap = &g_simple_heap; }
 
 HeapAllocator& heap()
@@ -123,6 +132,8 @@ HeapAllocator& heap()
 }
 
 HeapFault classify_heap_fault(u64) { return HeapFault::None; } // no large-block region
+
+void describe_heap_fault(u64, char* out, usize) { out[0] = 0; }
 
 } // namespace kernite::mm
 

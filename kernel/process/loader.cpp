@@ -138,7 +138,7 @@ void run_program(BootParams const& params)
     for (u32 i = 0; i < plan.segment_count; ++i) {
         auto const& segment = plan.segments[i];
         if (segment.map_start < segment.map_end) {
-            if (auto mapped = memory::map_segment(segment.map_start, segment.map_end, segment.prot, program_name); mapped.is_error())
+            if (auto mapped = memory::map_segment(segment.map_start, segment.map_end, segment.map_offset, segment.prot, program_name); mapped.is_error())
                 refuse("cannot map the program", mapped.error().reason());
         }
         if (auto copied = memory::poke(segment.vaddr, program.data + segment.file_offset, segment.filesz); copied.is_error())

@@ -121,11 +121,12 @@ void move_pages(u64 old_start, u64 new_start, u64 length, u32 prot)
     });
 }
 
-ErrorOr<void> map_segment(u64 start, u64 end, u32 prot, char const* name)
+ErrorOr<void> map_segment(u64 start, u64 end, u64 file_offset, u32 prot, char const* name)
 {
     vma::MapRequest request;
     request.start = start;
     request.length = end - start;
+    request.offset = file_offset; // what /proc/self/maps shows, as on Linux
     request.prot = prot;
     request.kind = vma::RegionKind::Program;
     request.name = name;

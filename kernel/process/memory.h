@@ -25,7 +25,7 @@ ErrorOr<void> initialize(u64 program_base, u64 program_end, bool aslr);
 Layout const& layout();
 
 // Maps [start, end) (page-aligned) for a program segment with `prot` (PROT_* bits), eagerly, zero-filled.
-ErrorOr<void> map_segment(u64 start, u64 end, u32 prot, char const* name);
+ErrorOr<void> map_segment(u64 start, u64 end, u64 file_offset, u32 prot, char const* name);
 // Writes kernel bytes into mapped program pages through the kernel's own mapping (whatever the pages' user
 // permissions): how the loader fills read-only segments and the initial stack.
 ErrorOr<void> poke(u64 address, void const* data, usize length);

@@ -9,9 +9,11 @@
 //   READ_BUDDY_AFTER_FREE, WRITE_BUDDY_AFTER_FREE
 //                     read or write a freed page-backed block (> 2 KiB): its pages are unmapped on free and
 //                     their addresses never reused, so the access faults   use-after-free
+//   READ_AFTER_FREE   read a freed object; needs `--heap oscar`: the alias
+//                     is unmapped on free, so the read faults              use-after-free
 // ("Buddy" after LKDTM's page-allocator tests: here the page-level allocations are the heap's large blocks; frames
-// taken straight from mm::allocate_frames are not covered.) READ_AFTER_FREE of a slab object needs the OSCAR mode
-// (issue 5 item 2): a quarantined slot stays mapped, so a dangling read goes unnoticed.
+// taken straight from mm::allocate_frames are not covered.) In OSCAR mode the other tests are detected too
+// (WRITE_AFTER_FREE then at the write itself, by a fault).
 // Kernite's kfree has no cache argument, so "freeing into the wrong cache" is freeing memory of another
 // allocator; the heap calls that an invalid free, which the kernel reports as heap-corruption (there is no
 // invalid-free event type). The baseline profile's simple heap catches none of these: they are run on the
@@ -84,6 +86,14 @@ bool run_heap_crash_test(char const* name, void (*arm)(char const*))
             klog("read %u from a freed block", *hide(reinterpret_cast<u8 volatile*>(block)));
         else
             *hide(reinterpret_cast<u8 volatile*>(block)) = 0x41;
+    } else if (is("READ_AFTER_FREE")) {
+        // Needs `--heap oscar` (the table's run_arguments): the object's alias is unmapped on free, so the read
+        // faults; without OSCAR the quarantined slot stays mapped and the read goes unnoticed.
+        u8* object = allocate(64);
+        object[0] = 1;
+        mm::kfree(object);
+        arm(name);
+        klog("read %u from a freed object", *hide(reinterpret_cast<u8 volatile*>(object)));
     } else if (is("OVERFLOW_SLAB")) {
         u8* object = allocate(64);
         arm(name);

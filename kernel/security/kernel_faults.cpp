@@ -81,9 +81,11 @@ void print_registers(TrapFrame const& f)
     } else if (auto heap_fault = mm::classify_heap_fault(address); heap_fault != mm::HeapFault::None) {
         bool freed = heap_fault == mm::HeapFault::Freed;
         type = freed ? abi::EventType::UseAfterFree : abi::EventType::HeapCorruption;
-        format(message, sizeof(message), freed ? "%s of a freed large heap block at 0x%lx"
-                                               : "heap overflow: %s of the guard page of a large heap block at 0x%lx",
-            access, address);
+        char site[96];
+        mm::describe_heap_fault(address, site, sizeof(site));
+        format(message, sizeof(message), freed ? "%s of freed heap memory at 0x%lx%s"
+                                               : "heap overflow: %s of a heap guard page at 0x%lx%s",
+            access, address, site);
     } else if ((error & arch::PageFaultPresent) && (error & arch::PageFaultInstructionFetch)) {
         type = abi::EventType::WxViolation;
         format(message, sizeof(message), "execute of non-executable %s at 0x%lx%s", region_of(address), address, caller);

@@ -64,6 +64,16 @@ protected:
     HardenedHeap heap { pages, test_random_bytes, record };
 };
 
+// The switch for fuller checking (Checks::Full): every requested byte poisoned and checked, canary checked again.
+class FullChecksHeapTest : public HardenedHeapTest {
+protected:
+    void SetUp() override
+    {
+        HardenedHeapTest::SetUp();
+        heap.set_checks(Checks::Full);
+    }
+};
+
 TEST_F(HardenedHeapTest, NothingHappensBeforeTheFirstAllocation)
 {
     EXPECT_EQ(pages.pages_in_use(), 0u);
@@ -150,7 +160,7 @@ TEST_F(HardenedHeapTest, OverflowByOneByteIsCaughtOnFree)
     }
 }
 
-TEST_F(HardenedHeapTest, OverflowOfAFreedObjectIsCaughtLeavingQuarantine)
+TEST_F(FullChecksHeapTest, OverflowOfAFreedObjectIsCaughtLeavingQuarantine)
 {
     auto* object = static_cast<u8*>(heap.allocate(40));
     heap.deallocate(object);
@@ -159,7 +169,7 @@ TEST_F(HardenedHeapTest, OverflowOfAFreedObjectIsCaughtLeavingQuarantine)
     EXPECT_EQ(only_report(), Misuse::HeapCorruption);
 }
 
-TEST_F(HardenedHeapTest, WriteAfterFreeIsCaughtLeavingQuarantine)
+TEST_F(FullChecksHeapTest, WriteAfterFreeIsCaughtLeavingQuarantine)
 {
     for (usize offset : { 0, 7, 63 }) {
         g_reports.clear();
@@ -172,7 +182,7 @@ TEST_F(HardenedHeapTest, WriteAfterFreeIsCaughtLeavingQuarantine)
     }
 }
 
-TEST_F(HardenedHeapTest, WriteAfterFreeInTheLastBytesOfOddSizes)
+TEST_F(FullChecksHeapTest, WriteAfterFreeInTheLastBytesOfOddSizes)
 {
     // Sizes that are not a multiple of 8: the tail check overlaps the last whole word.
     for (usize size : { 1, 5, 13, 100, 1001 }) {
@@ -185,7 +195,7 @@ TEST_F(HardenedHeapTest, WriteAfterFreeInTheLastBytesOfOddSizes)
     }
 }
 
-TEST_F(HardenedHeapTest, WriteAfterFreeAtEveryByteOfEverySizeShape)
+TEST_F(FullChecksHeapTest, WriteAfterFreeAtEveryByteOfEverySizeShape)
 {
     // The check has a path per size range (1-3, 4-7, 8-31 bytes by overlapping loads, 32 and up by 32-byte blocks
     // with an overlapping last block): a write to any byte of the requested size is caught, on every path and at
@@ -226,7 +236,7 @@ TEST_F(HardenedHeapTest, SlabsNeverHandOutSlotsPastTheirCapacity)
     EXPECT_TRUE(g_reports.empty());
 }
 
-TEST_F(HardenedHeapTest, FreedMemoryIsPoisoned)
+TEST_F(FullChecksHeapTest, FreedMemoryIsPoisoned)
 {
     auto* object = static_cast<u8*>(heap.allocate(100));
     memset(object, 0x11, 100);
@@ -356,6 +366,65 @@ TEST_F(HardenedHeapTest, EmptySlabsGoBack)
     EXPECT_TRUE(g_reports.empty());
 }
 
+TEST_F(FullChecksHeapTest, RandomRunMatchesAModel)
+{
+    std::mt19937_64 random(12345);
+    struct Live {
+        usize size;
+        u8 fill;
+    };
+    std::map<u8*, Live> model;
+    std::vector<u8*> order;
+    auto pick_size = [&] {
+        u64 kind = random() % 100;
+        if (kind < 60)
+            return static_cast<usize>(random() % 128);
+        if (kind < 95)
+            return static_cast<usize>(random() % 2048);
+        return static_cast<usize>(random() % (5 * page_size));
+    };
+    for (int step = 0; step < 60000; ++step) {
+        bool allocate = order.empty() || (random() % 100) < (order.size() < 2000 ? 60 : 40);
+        if (allocate) {
+            usize size = pick_size();
+            auto* object = static_cast<u8*>(heap.allocate(size));
+            ASSERT_NE(object, nullptr);
+            ASSERT_EQ(reinterpret_cast<uptr>(object) % alignment, 0u);
+            ASSERT_EQ(model.count(object), 0u) << "handed out twice";
+            // No overlap with the neighbours in address order.
+            auto next = model.lower_bound(object);
+            if (next != model.end()) {
+                ASSERT_LE(object + size, next->first);
+            }
+            if (next != model.begin()) {
+                auto previous = std::prev(next);
+                ASSERT_LE(previous->first + previous->second.size, object);
+            }
+            u8 fill = static_cast<u8>(random());
+            memset(object, fill, size);
+            model[object] = { size, fill };
+            order.push_back(object);
+        } else {
+            usize index = random() % order.size();
+            u8* object = order[index];
+            order[index] = order.back();
+            order.pop_back();
+            Live live = model[object];
+            ASSERT_EQ(heap.allocation_size(object), live.size == 0 ? 1 : live.size);
+            for (usize i = 0; i < live.size; ++i)
+                ASSERT_EQ(object[i], live.fill);
+            heap.deallocate(object);
+            model.erase(object);
+        }
+    }
+    ASSERT_TRUE(g_reports.empty()) << g_reports[0].message;
+    EXPECT_EQ(heap.statistics().live_allocations, model.size());
+    for (u8* object : order)
+        heap.deallocate(object);
+    EXPECT_TRUE(g_reports.empty());
+    EXPECT_EQ(heap.statistics().live_bytes, 0u);
+}
+
 TEST_F(HardenedHeapTest, RandomRunMatchesAModel)
 {
     std::mt19937_64 random(12345);
@@ -413,6 +482,82 @@ TEST_F(HardenedHeapTest, RandomRunMatchesAModel)
         heap.deallocate(object);
     EXPECT_TRUE(g_reports.empty());
     EXPECT_EQ(heap.statistics().live_bytes, 0u);
+}
+
+// The default checks (Checks::Fast): the first 32 bytes of a freed slot are poisoned and checked.
+TEST_F(HardenedHeapTest, FastChecksCatchWritesAfterFreeInTheFirst32Bytes)
+{
+    for (usize size : { 1, 8, 16, 31, 32, 33, 100, 2048 }) {
+        for (usize offset = 0; offset < HardenedHeap::fast_poison_bytes; ++offset) {
+            g_reports.clear();
+            auto* object = static_cast<u8*>(heap.allocate(size));
+            heap.deallocate(object);
+            for (usize i = 0; i < HardenedHeap::fast_poison_bytes; ++i)
+                ASSERT_EQ(object[i], HardenedHeap::poison_byte);
+            object[offset] ^= 0x80;
+            flush_quarantine(size <= 1000 ? 1500 : 100);
+            ASSERT_EQ(only_report(), Misuse::UseAfterFree) << "size " << size << " offset " << offset;
+            ASSERT_EQ(g_reports[0].pointer, object);
+        }
+    }
+}
+
+// The documented limit of the default: a write after free past the first 32 bytes is not seen (Checks::Full
+// sees it, WriteAfterFreeAtEveryByteOfEverySizeShape).
+TEST_F(HardenedHeapTest, FastChecksDoNotSeeWritesAfterFreePastTheFirst32Bytes)
+{
+    auto* object = static_cast<u8*>(heap.allocate(100));
+    heap.deallocate(object);
+    object[40] ^= 0x80;
+    flush_quarantine();
+    EXPECT_TRUE(g_reports.empty());
+}
+
+// A free object's link is encoded (next ^ secret ^ slot address): an overwritten link (here after the slot left
+// the quarantine, which the poison no longer covers) is refused when the list reaches it.
+TEST_F(HardenedHeapTest, OverwrittenFreeListLinkIsCaught)
+{
+    for (u64 forged : { 0ull, 0x4141414141414141ull }) {
+        g_reports.clear();
+        HardenedHeap fresh(pages, test_random_bytes, record);
+        auto* object = static_cast<u8*>(fresh.allocate(64));
+        fresh.deallocate(object);
+        std::vector<void*> others;
+        for (usize i = 0; i < HardenedHeap::quarantine_capacity; ++i)
+            others.push_back(fresh.allocate(1000));
+        for (void* other : others)
+            fresh.deallocate(other);
+        // `object` is back at the head of its slab's free list.
+        u64 encoded;
+        memcpy(&encoded, object, sizeof(encoded));
+        EXPECT_NE(encoded, 0u);
+        // A raw pointer to another slot of the slab is refused too: it is not encoded.
+        if (forged == 0)
+            forged = reinterpret_cast<u64>(object) + 80;
+        memcpy(object, &forged, sizeof(forged));
+        for (int i = 0; i < 4 && g_reports.empty(); ++i)
+            ASSERT_NE(fresh.allocate(64), nullptr);
+        ASSERT_EQ(only_report(), Misuse::HeapCorruption);
+        EXPECT_NE(g_reports[0].message.find("free-list link"), std::string::npos);
+    }
+}
+
+// The free lists are never raw pointers: no free slot holds the address of another slot.
+TEST_F(HardenedHeapTest, FreeObjectsHoldNoRawPointers)
+{
+    std::vector<u8*> objects;
+    for (int i = 0; i < 100; ++i)
+        objects.push_back(static_cast<u8*>(heap.allocate(48)));
+    uptr low = reinterpret_cast<uptr>(*std::min_element(objects.begin(), objects.end())) & ~uptr(0xffff);
+    for (u8* object : objects)
+        heap.deallocate(object);
+    flush_quarantine();
+    for (u8* object : objects) {
+        u64 word;
+        memcpy(&word, object, sizeof(word));
+        EXPECT_FALSE(word - low < 0x10000) << "a raw slab address in a free object";
+    }
+    EXPECT_TRUE(g_reports.empty());
 }
 
 } // namespace

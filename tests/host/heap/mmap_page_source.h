@@ -70,6 +70,27 @@ public:
         --m_guarded_blocks;
     }
 
+    void* reserve(usize bytes) override
+    {
+        void* region = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        return region == MAP_FAILED ? nullptr : region;
+    }
+    bool commit(void* pages, usize count) override
+    {
+        if (count > m_limit - m_pages_in_use)
+            return false;
+        if (mprotect(pages, count * page_size, PROT_READ | PROT_WRITE) != 0)
+            return false;
+        m_pages_in_use += count;
+        return true;
+    }
+    void decommit(void* pages, usize count) override
+    {
+        // Fresh zero pages, inaccessible: like the kernel's unmap and frame release.
+        mmap(pages, count * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        m_pages_in_use -= count;
+    }
+
     usize pages_in_use() const { return m_pages_in_use; }
     usize guarded_blocks() const { return m_guarded_blocks; }
 

@@ -273,3 +273,20 @@ TEST(Cli, HelpDocumentsEveryRunOption)
         { "--rootfs DIR", "--env K=V", "--isolation ring|none", "--wx strict|relaxed", "--strace", "APP [-- ARGS...]" })
         EXPECT_NE(run_usage_line().find(option), std::string::npos) << option;
 }
+
+// --heap (docs/security-model.md "The hardened heap, in detail", "OSCAR mode"): the kernel is told heap=full or
+// heap=oscar; the default passes nothing; any other value is refused.
+TEST(Cli, HeapModeReachesTheKernelCommandLine)
+{
+    for (auto [value, mode, token] : { std::tuple { "hardened", HeapMode::Hardened, "" },
+             std::tuple { "full", HeapMode::Full, "heap=full" }, std::tuple { "oscar", HeapMode::Oscar, "heap=oscar" } }) {
+        auto command = parse({ "run", "--heap", value });
+        ASSERT_TRUE(command.ok()) << value;
+        EXPECT_EQ(command.value().run.heap, mode);
+        EXPECT_EQ(build_kernel_cmdline(command.value().run).value(), token);
+    }
+    auto bad = parse({ "run", "--heap", "off" });
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error(), "--heap must be hardened, full or oscar, not 'off'");
+    EXPECT_NE(run_help_text().find("--heap hardened|full|oscar"), std::string::npos);
+}
