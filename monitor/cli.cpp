@@ -91,6 +91,10 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.strace = true;
             continue;
         }
+        if (argument == "--qemu-tcg") { // hidden testing option, see RunOptions::qemu_tcg
+            options.qemu_tcg = true;
+            continue;
+        }
         if (argument == "--no-entropy-seed") { // hidden testing option, see RunOptions::no_entropy_seed
             options.no_entropy_seed = true;
             continue;

@@ -64,6 +64,9 @@ struct RunOptions {
     // Hidden, for testing only (tests/guest: the kernel must refuse to boot without entropy): the QEMU backend
     // passes no seed module. Not in the usage text; the KVM monitor always gives a seed and refuses this flag.
     bool no_entropy_seed { false };
+    // Hidden, for testing and measuring: `--qemu-tcg` makes the QEMU backend use TCG even where KVM works (the
+    // isolation `none` tests and figures: on nested KVM through PVM guest ring 0 is emulated, docs/platform-notes).
+    bool qemu_tcg { false };
     std::string app;
     std::vector<std::string> app_arguments;
     std::string rootfs;                   // --rootfs DIR: packed as the "rootfs" module; empty: none

@@ -1,5 +1,6 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/interrupts_disabled.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/memory.h>
 #include <kernel/process/memory.h>
@@ -31,14 +32,24 @@ u64 random_pages()
     return g_aslr ? security::random_below(region_entropy_pages) * page : 0;
 }
 
+bool program_in_ring0() { return arch::program_privilege() == arch::ProgramPrivilege::Ring0; }
+
 u8 access_for(u32 prot)
 {
     // x86 pages are readable when present; PROT_NONE pages keep their frame but lose the U/S bit, so the
     // program faults on them and a later mprotect restores them with their contents.
+    // A ring-0 program (isolation `none`) has supervisor pages, and its PROT_NONE pages are the opposite, user
+    // pages, which SMAP and SMEP make inaccessible to it. Without SMAP/SMEP they stay accessible (the mode's
+    // documented limit, docs/security-model.md).
     u8 access = paging::AccessRead;
-    if (prot == vma::prot_none)
-        return access;
-    access |= paging::AccessUser;
+    if (program_in_ring0()) {
+        if (prot == vma::prot_none)
+            return arch::ring0_prot_none_faults() ? u8(access | paging::AccessUser) : access;
+    } else {
+        if (prot == vma::prot_none)
+            return access;
+        access |= paging::AccessUser;
+    }
     if (prot & vma::prot_write)
         access |= paging::AccessWrite;
     if (prot & vma::prot_exec)
@@ -206,7 +217,8 @@ bool resolve_fault(u64 address, bool write, bool execute)
     if (!translation.is_error()) {
         // Present and the region allows the access: a stale TLB entry after a permission change.
         arch::invalidate_page(page_start);
-        return (translation.value().access & paging::AccessUser) != 0
+        bool user = (translation.value().access & paging::AccessUser) != 0;
+        return user != program_in_ring0()
             && (!write || (translation.value().access & paging::AccessWrite));
     }
     return !populate(page_start, page_start + page, region->prot).is_error();
