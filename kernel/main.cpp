@@ -97,8 +97,10 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     bool has_program = false;
     for (u32 i = 0; i < params->module_count; ++i)
         has_program |= __builtin_strcmp(params->modules[i].name, abi::module_name_program) == 0;
-    // Isolation `none` (the program in ring 0) changes the gates, so it is chosen here, before they are sealed.
-    if (has_program && boot::cmdline_has(params->cmdline, "isolation=none"))
+    // Isolation `none` (the program in ring 0) changes the gates, so it is chosen here, before they are sealed;
+    // `ring3-probe` with `isolation=none` measures the same probe in ring 0.
+    if ((has_program || boot::cmdline_has(params->cmdline, "ring3-probe"))
+        && boot::cmdline_has(params->cmdline, "isolation=none"))
         arch::select_program_privilege(arch::ProgramPrivilege::Ring0);
     boot::mark("descriptors");
     mm::initialize_heap();

@@ -3,6 +3,7 @@
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/user_mode.h>
 #include <ktl/verify.h>
+#include <x86/instruction_length.h>
 
 extern "C" {
 void kernite_syscall_entry();
@@ -51,21 +52,38 @@ u16 program_code_selector() { return g_privilege == ProgramPrivilege::Ring0 ? ke
 u16 program_data_selector() { return g_privilege == ProgramPrivilege::Ring0 ? kernel_data_selector : user_data_selector; }
 
 // Isolation `none`: a program's `hlt` runs with privilege and halts the CPU until the next interrupt, where Linux
-// (ring 3) raises #GP. The timer interrupt that ends the halt returns right after it: an interrupt of program
-// code whose return address follows a 0xF4 byte is taken for a `hlt` and turned into the #GP that ring 3 would
-// have raised at it (docs/security-model.md "Isolation none" has the limits). The scheduler keeps a timer armed
-// while a ring-0 program runs (sched::set_program_halt_watchdog_ns), so such a halt always ends.
-constexpr u8 hlt_opcode = 0xf4;
+// (ring 3) raises #GP. The interrupt that ends the halt returns right after it, so an interrupt of program code
+// whose return address R follows a 0xF4 byte is a candidate; about 0.1% of a compiled program's instructions
+// also end in 0xF4 (a disp8 of -12, a ModRM or SIB byte), so the candidate is confirmed by decoding the code
+// before R from 16 starts (libs/x86 ends_with_hlt_at: compiled code resynchronizes within a few instructions):
+// a real `hlt` is turned into the #GP ring 3 would have raised at it. The scheduler keeps a timer armed while a
+// ring-0 program runs (sched::set_program_halt_watchdog_ns), so such a halt always ends.
+// Limits (docs/security-model.md "Isolation none"): hand-written code that hides a 0xF4 in data the decoder
+// takes for instructions, or jumps into the middle of an instruction, can fool the vote either way.
+constexpr usize hlt_window = 64;  // code bytes decoded before the candidate
+constexpr usize hlt_starts = 16;  // decodes from offsets 0..15 of the window
+constexpr usize hlt_quorum = 3;   // at least this many must land on the 0xF4, and more than walk over it
 
 bool returns_after_hlt(TrapFrame const& frame)
 {
-    if (frame.rip <= user_space_floor || frame.rip > user_space_end)
+    if (frame.rip <= user_space_floor + 1 || frame.rip > user_space_end)
         return false;
-    u8 previous = 0;
-    if (arch_copy_user(&previous, reinterpret_cast<void const*>(frame.rip - 1), 1) != 1)
+    u64 target = frame.rip - 1;
+    u8 byte = 0;
+    if (arch_copy_user(&byte, reinterpret_cast<void const*>(target), 1) != 1 || byte != x86::hlt_opcode)
         return false;
-    return previous == hlt_opcode;
+    // The window [target - before, target]; if the bytes before the page of the 0xF4 are not readable, start at
+    // that page (program code is mapped page by page).
+    u8 window[hlt_window + 1];
+    u64 before = target - user_space_floor < hlt_window ? target - user_space_floor : hlt_window;
+    if (arch_copy_user(window, reinterpret_cast<void const*>(target - before), before + 1) != 1) {
+        before = target & 0xfff;
+        if (arch_copy_user(window, reinterpret_cast<void const*>(target - before), before + 1) != 1)
+            return false;
+    }
+    return x86::ends_with_hlt_at(window, before + 1, before, hlt_starts, before < hlt_quorum ? 1 : hlt_quorum);
 }
+
 alignas(16) u8 g_initial_fpu_state[fpu_state_size];
 
 bool in_user_copy(u64 rip)

@@ -57,6 +57,23 @@ u8 access_for(u32 prot)
     return access;
 }
 
+// Maps one program page. For a ring-0 program the page tables above the leaf get the U/S bit too (the leaf
+// alone then decides, SDM Vol. 3A §4.6.1): a PROT_NONE leaf with U/S is a user page for SMAP/SMEP only if every
+// level says so.
+ErrorOr<void> map_program_page(u64 address, u64 phys, u8 access)
+{
+    auto& space = mm::kernel_address_space();
+    if (!program_in_ring0() || (access & paging::AccessUser))
+        return space.map(address, phys, page, access);
+    TRY(space.map(address, phys, page, u8(access | paging::AccessUser)));
+    space.for_each_leaf_in_range(address, address + page, [access](u64, PageTableEntry& leaf) {
+        auto result = paging::AddressSpace<mm::DirectMapPageEnv>::set_leaf(leaf, access);
+        VERIFY(!result.is_error());
+    });
+    arch::invalidate_page(address);
+    return {};
+}
+
 } // namespace
 
 vma::RegionMap& region_map() { return g_map; }
@@ -88,7 +105,7 @@ ErrorOr<void> populate(u64 start, u64 end, u32 prot)
         if (!space.translate(address).is_error())
             continue;
         u64 phys = TRY(mm::allocate_zeroed_frame());
-        if (auto mapped = space.map(address, phys, page, access); mapped.is_error()) {
+        if (auto mapped = map_program_page(address, phys, access); mapped.is_error()) {
             mm::free_frames(phys, 1);
             return mapped.release_error();
         }
@@ -127,7 +144,7 @@ void move_pages(u64 old_start, u64 new_start, u64 length, u32 prot)
         u64 phys = leaf.address();
         leaf.raw = 0;
         arch::invalidate_page(virt);
-        if (space.map(new_start + (virt - old_start), phys, page, access).is_error())
+        if (map_program_page(new_start + (virt - old_start), phys, access).is_error())
             mm::free_frames(phys, 1); // out of table memory: the page reads as zero at the new place
     });
 }
