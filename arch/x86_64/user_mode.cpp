@@ -60,6 +60,7 @@ u16 program_data_selector() { return g_privilege == ProgramPrivilege::Ring0 ? ke
 // ring-0 program runs (sched::set_program_halt_watchdog_ns), so such a halt always ends.
 // Limits (docs/security-model.md "Isolation none"): hand-written code that hides a 0xF4 in data the decoder
 // takes for instructions, or jumps into the middle of an instruction, can fool the vote either way.
+HltDetection g_hlt_detection;
 constexpr usize hlt_window = 64;  // code bytes decoded before the candidate
 constexpr usize hlt_starts = 16;  // decodes from offsets 0..15 of the window
 constexpr usize hlt_quorum = 3;   // at least this many must land on the 0xF4, and more than walk over it
@@ -72,6 +73,7 @@ bool returns_after_hlt(TrapFrame const& frame)
     u8 byte = 0;
     if (arch_copy_user(&byte, reinterpret_cast<void const*>(target), 1) != 1 || byte != x86::hlt_opcode)
         return false;
+    ++g_hlt_detection.candidates;
     // The window [target - before, target]; if the bytes before the page of the 0xF4 are not readable, start at
     // that page (program code is mapped page by page).
     u8 window[hlt_window + 1];
@@ -81,7 +83,9 @@ bool returns_after_hlt(TrapFrame const& frame)
         if (arch_copy_user(window, reinterpret_cast<void const*>(target - before), before + 1) != 1)
             return false;
     }
-    return x86::ends_with_hlt_at(window, before + 1, before, hlt_starts, before < hlt_quorum ? 1 : hlt_quorum);
+    bool hlt = x86::ends_with_hlt_at(window, before + 1, before, hlt_starts, before < hlt_quorum ? 1 : hlt_quorum);
+    g_hlt_detection.confirmed += hlt;
+    return hlt;
 }
 
 alignas(16) u8 g_initial_fpu_state[fpu_state_size];
@@ -117,6 +121,8 @@ bool is_program_frame(TrapFrame const& frame)
 }
 
 bool ring0_prot_none_faults() { return g_ring0_prot_none_faults; }
+
+HltDetection hlt_detection() { return g_hlt_detection; }
 
 void initialize_user_mode(SyscallHandler syscall, ReturnToUserHook hook, UserExceptionHandler exception,
     UserPageFaultResolver resolver)

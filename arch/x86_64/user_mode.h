@@ -57,6 +57,14 @@ bool is_program_frame(TrapFrame const&);
 // SMAP and SMEP on (ring-0 access to user pages faults). True when the CPU has both and they were turned on.
 bool ring0_prot_none_faults();
 
+// Ring 0: interrupts of program code whose return address follows a 0xF4 byte, and how many of those the
+// decoder confirmed as a `hlt` (user_mode.cpp); `--verbose` prints both at exit.
+struct HltDetection {
+    u64 candidates;
+    u64 confirmed;
+};
+HltDetection hlt_detection();
+
 // EFER.SCE, STAR, LSTAR, FMASK; CR0/CR4 for SSE (the program's FPU state is saved per thread). Can be called
 // again to install other handlers (the ring-3 probe has its own).
 void initialize_user_mode(SyscallHandler, ReturnToUserHook, UserExceptionHandler, UserPageFaultResolver);
