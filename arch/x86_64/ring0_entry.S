@@ -48,7 +48,7 @@ kernite_ring0_stub_\vector:
  * Copies the top `count` quadwords of this stack to just below %rax and switches to them; then restores rax and
  * rbx from the scratch words.
  */
-.macro MOVE_FRAME count
+.macro MOVE_FRAME count, scratch
     .set slot, \count - 1
     .rept \count
     movq slot*8(%rsp), %rbx
@@ -56,8 +56,8 @@ kernite_ring0_stub_\vector:
     .set slot, slot - 1
     .endr
     leaq -\count*8(%rax), %rsp
-    movq transfer_scratch+8(%rip), %rbx
-    movq transfer_scratch(%rip), %rax
+    movq \scratch+8(%rip), %rbx
+    movq \scratch(%rip), %rax
 .endm
 
 .set vec, 0
@@ -67,7 +67,7 @@ kernite_ring0_stub_\vector:
 .endr
 
 /*
- * On the transfer stack (IST5), interrupts off (interrupt gate), one CPU: the two scratch words are safe. Nothing
+ * On the transfer stack (IST5), interrupts off (interrupt gate), one CPU: the scratch words are safe. Nothing
  * here can fault except a write to an overflowed kernel stack's guard page, a #PF, which has its own IST stack.
  */
 ring0_transfer:
@@ -81,12 +81,12 @@ ring0_transfer:
     /* The program: to the top of this thread's kernel stack, the slot user_frame() names. */
     movb $0, kernite_program_running(%rip)
     movq kernite_syscall_entry_stack(%rip), %rax
-    MOVE_FRAME 7
+    MOVE_FRAME 7, transfer_scratch
     jmp program_trap_common
 1:  /* The kernel: onto the interrupted stack, aligned as the CPU aligns it (SDM Vol. 3A §6.14.2). */
     movq CPU_RSP(%rsp), %rax
     andq $-16, %rax
-    MOVE_FRAME 7
+    MOVE_FRAME 7, transfer_scratch
     jmp kernite_trap_common
 
 /*
@@ -94,19 +94,19 @@ ring0_transfer:
  * program goes to the thread's kernel stack, as page_fault_stub does for ring 3; the kernel's stays here.
  */
 ring0_page_fault:
-    movq %rax, transfer_scratch(%rip)
+    movq %rax, ring0_page_fault_scratch(%rip)
     cmpb $0, kernite_program_running(%rip)
     je 1f
     movq 8(%rsp), %rax              /* RIP: the error code is at 0 */
     shrq $47, %rax
     jnz 1f
     movb $0, kernite_program_running(%rip)
-    movq %rbx, transfer_scratch+8(%rip)
+    movq %rbx, ring0_page_fault_scratch+8(%rip)
     movq kernite_syscall_entry_stack(%rip), %rax
-    MOVE_FRAME 6
+    MOVE_FRAME 6, ring0_page_fault_scratch
     pushq $14
     jmp program_trap_common
-1:  movq transfer_scratch(%rip), %rax
+1:  movq ring0_page_fault_scratch(%rip), %rax
     pushq $14
     jmp kernite_trap_common
 
@@ -211,6 +211,8 @@ kernite_program_running:
     .byte 0
     .balign 8
 transfer_scratch:
+    .quad 0, 0
+ring0_page_fault_scratch:     /* its own: a #PF can interrupt ring0_transfer (an overflowed kernel stack) */
     .quad 0, 0
     /* The transfer stack (TSS.IST5): the CPU's frame lives here only until ring0_transfer moves it. */
     .balign 16
