@@ -11,6 +11,9 @@
 #   virtio_rng_stage_us_{kvm,tcg} (+ _off_, boot_)    bench/virtio_rng_cost.sh: virtio-rng's boot stage under QEMU
 #   heap_hardened_vs_plain, heap_oscar_vs_plain, ...  build/bench/heap-bench: the kernel heap against a plain
 #                                                     allocator, same run, server trace (issue 5)
+#   syscall_ns_isolation_ring, syscall_ns_isolation_none   system-call round trip of the ring3-probe's getpid loop
+#                                                     with the program in ring 3 and in ring 0 (--isolation), KVM
+#                                                     (QEMU TCG without /dev/kvm); the same under TCG: *_tcg
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -464,8 +467,58 @@ figure_virtio_rng()
             "$(show virtio_rng_stage_us_$accel " us") / $(show virtio_rng_stage_off_us_$accel " us")" "-" "-"
     done
 }
+# System-call round trip in each isolation mode (DESIGN.md: "the default is chosen by measured cost"): the
+# ring3-probe (kernel/probes/ring3_probe.cpp) makes 2000 getpid calls from hand-written code, in ring 3
+# (`--isolation ring`) or ring 0 (`--isolation none`), and prints the mean round trip; medians of
+# BENCH_ISOLATION_RUNS boots per mode, the modes alternating, under KVM (QEMU TCG when KVM is not usable) and
+# under QEMU TCG. The probe has no SSE, so it runs in ring 0 even where KVM emulates ring 0 (PVM).
+figure_isolation_syscall()
+{
+    local runs=${BENCH_ISOLATION_RUNS:-5} variant mode i line vmm_args suffix
+    for variant in default tcg; do
+        if [[ $variant == tcg ]]; then
+            suffix=_tcg vmm_args=(--vmm qemu --qemu-tcg)
+            command -v qemu-system-x86_64 >/dev/null || {
+                figure_null syscall_ns_isolation_ring_tcg "qemu-system-x86_64 is not installed" error
+                figure_null syscall_ns_isolation_none_tcg "qemu-system-x86_64 is not installed" error
+                continue
+            }
+        elif [[ -n $kvm_reason ]]; then
+            suffix="" vmm_args=(--vmm qemu --qemu-tcg)
+        else
+            suffix="" vmm_args=(--vmm kvm)
+        fi
+        declare -A samples=([ring]="" [none]="")
+        for ((i = 0; i < runs; i++)); do
+            for mode in ring none; do
+                line=$(timeout -s KILL 300 "$kernite" run "${vmm_args[@]}" --isolation "$mode" --cmdline ring3-probe \
+                    --timeout 240 </dev/null 2>&1 | grep -o 'syscall round trip [0-9]* ns' | head -n 1) || true
+                [[ -n $line ]] && samples[$mode]+="$(awk '{ print $4 }' <<<"$line")"$'\n'
+            done
+        done
+        for mode in ring none; do
+            if [[ -z ${samples[$mode]} ]]; then
+                figure_null "syscall_ns_isolation_${mode}${suffix}" "the ring3-probe did not report (--isolation $mode)" error
+            else
+                json_set "syscall_ns_isolation_${mode}${suffix}" \
+                    "$(printf '%s' "${samples[$mode]}" | sort -n | awk '{ v[NR] = $1 } END {
+                        if (NR % 2) print v[(NR + 1) / 2]; else printf "%d", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+            fi
+        done
+        json_set "isolation_none_vs_ring_syscall_ratio${suffix}" \
+            "$(ratio "syscall_ns_isolation_none${suffix}" "syscall_ns_isolation_ring${suffix}")"
+        unset samples
+    done
+    json_set_string syscall_isolation_vmm "$([[ -n $kvm_reason ]] && echo "qemu-tcg ($kvm_reason)" || echo kvm)"
+    row "syscall round trip, ring 3 (--isolation ring)" "$(show syscall_ns_isolation_ring " ns")" "-" "-"
+    row "syscall round trip, ring 0 (--isolation none)" "$(show syscall_ns_isolation_none " ns")" "-" "-"
+    row "syscall round trip, ring 3, QEMU TCG" "$(show syscall_ns_isolation_ring_tcg " ns")" "-" "-"
+    row "syscall round trip, ring 0, QEMU TCG" "$(show syscall_ns_isolation_none_tcg " ns")" "-" "-"
+}
+
 figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
-    figure_aslr figure_apps figure_heap figure_virtio_rng)
+    figure_aslr figure_apps figure_heap figure_virtio_rng
+    figure_isolation_syscall)
 # BENCH_FIGURES="heap aslr": run only those figures (results.json then holds only them).
 if [[ -n ${BENCH_FIGURES:-} ]]; then
     figures=()

@@ -1,6 +1,7 @@
 // kernel_main: the high half, entered from arch/x86_64/boot/entry.S with the relocated BootParams.
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/descriptors.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/boot/boot_params.h>
 #include <kernel/boot/cmdline.h>
 #include <kernel/boot/timeline.h>
@@ -95,6 +96,14 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     security::refresh_canary_after_late_seed();
     boot::mark("entropy");
     load_descriptor_tables();
+    bool has_program = false;
+    for (u32 i = 0; i < params->module_count; ++i)
+        has_program |= __builtin_strcmp(params->modules[i].name, abi::module_name_program) == 0;
+    // Isolation `none` (the program in ring 0) changes the gates, so it is chosen here, before they are sealed;
+    // `ring3-probe` with `isolation=none` measures the same probe in ring 0.
+    if ((has_program || boot::cmdline_has(params->cmdline, "ring3-probe"))
+        && boot::cmdline_has(params->cmdline, "isolation=none"))
+        arch::select_program_privilege(arch::ProgramPrivilege::Ring0);
     boot::mark("descriptors");
     mm::configure_heap(params->cmdline);
     mm::initialize_heap();
@@ -104,9 +113,6 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     arch::enable_interrupts(); // the boot thread is now thread 0: preemptible, and the timer may fire
     boot::mark("sealed");
 
-    bool has_program = false;
-    for (u32 i = 0; i < params->module_count; ++i)
-        has_program |= __builtin_strcmp(params->modules[i].name, abi::module_name_program) == 0;
     // With a program, the program's stderr is the user's: the kernel's boot line only with `verbose`.
     if (!has_program || boot::cmdline_has(params->cmdline, "verbose"))
     klog("booted on %s in %lu us (profile %s, %s)", platform::name(),

@@ -91,6 +91,10 @@ Result<Command> parse_run(int argc, char const* const* argv, int index)
             options.strace = true;
             continue;
         }
+        if (argument == "--qemu-tcg") { // hidden testing option, see RunOptions::qemu_tcg
+            options.qemu_tcg = true;
+            continue;
+        }
         if (argument == "--no-entropy-seed") { // hidden testing option, see RunOptions::no_entropy_seed
             options.no_entropy_seed = true;
             continue;
@@ -387,8 +391,9 @@ std::string run_options_text()
           "                          filesystem; writes stay in the VM (default: an empty root)\n"
           "  --env K=V               add or replace an environment variable of the program (repeatable)\n"
           "  --isolation ring|none   ring (default): the program runs in ring 3, the kernel is protected from it;\n"
-          "                          none: the program runs in ring 0 beside the kernel. Where guest ring-0 code is\n"
-          "                          emulated (nested KVM through PVM, docs/platform-notes.md) ring is also faster\n"
+          "                          none: the program runs in ring 0 beside the kernel (faster on real hardware, no\n"
+          "                          protection of the kernel). Where guest ring 0 is emulated (nested KVM through\n"
+          "                          PVM, docs/platform-notes.md) none is slow and cannot run SSE code\n"
           "  --wx strict|relaxed     W^X policy of mmap/mprotect: strict (default) refuses W+X and making\n"
           "                          once-writable memory executable; relaxed allows that W->X flip (JITs)\n"
           "  --heap hardened|full|oscar  kernel heap: hardened (default) poisons and checks the first 32 bytes\n"

@@ -79,6 +79,9 @@ struct RunOptions {
     // Hidden, for testing only: the virtio-rng device keeps QEMU's legacy (version 1) interface, which the kernel
     // must refuse with a message.
     bool virtio_rng_legacy { false };
+    // Hidden, for testing and measuring: `--qemu-tcg` makes the QEMU backend use TCG even where KVM works (the
+    // isolation `none` tests and figures: on nested KVM through PVM guest ring 0 is emulated, docs/platform-notes).
+    bool qemu_tcg { false };
     std::string app;
     std::vector<std::string> app_arguments;
     std::string rootfs;                   // --rootfs DIR: packed as the "rootfs" module; empty: none

@@ -126,7 +126,11 @@ int run_command(RunOptions const& options)
 
     if (options.vmm == VmmChoice::Qemu) {
         auto probe = kvm::Vm::open_device();
-        return run_with_qemu(plan, probe.ok());
+        return run_with_qemu(plan, probe.ok() && !options.qemu_tcg);
+    }
+    if (options.qemu_tcg) {
+        report_error("--qemu-tcg is a testing option of the QEMU backend (--vmm qemu)");
+        return exit_status_cannot_start;
     }
     if (options.no_entropy_seed) { // only QEMU boots without a seed; the KVM monitor always gives one
         report_error("--no-entropy-seed is a testing option of the QEMU backend (--vmm qemu)");

@@ -2,6 +2,7 @@
 #include <arch/x86_64/trap_frame.h>
 
 extern "C" u64 const kernite_trap_stubs[256];
+extern "C" u64 const kernite_ring0_trap_stubs[256];
 
 namespace kernite::arch {
 
@@ -26,6 +27,10 @@ __attribute__((section(".data.ro_after_init"))) u64 g_gdt[7] = {
 };
 
 __attribute__((section(".data.ro_after_init"))) IdtGate g_idt[256];
+__attribute__((section(".data.ro_after_init"))) bool g_ring0_programs;
+
+// IST5 (1-based in the gate): ring0_entry.S's transfer stack.
+constexpr u8 transfer_ist = 5;
 
 IstSlot ist_for(u64 vector)
 {
@@ -41,10 +46,18 @@ IstSlot ist_for(u64 vector)
 void install_gate(u64 vector)
 {
     u64 handler = kernite_trap_stubs[vector];
+    u8 ist = static_cast<u8>(ist_for(vector));
+    if (g_ring0_programs && (ist == 0 || vector == PageFault)) {
+        // A ring-0 program: no gate may push onto the program's stack (ring0_entry.S). #DF, NMI and #MC keep
+        // their stacks and their stubs: they are the kernel's whatever they interrupt.
+        handler = kernite_ring0_trap_stubs[vector];
+        if (ist == 0)
+            ist = transfer_ist;
+    }
     auto& gate = g_idt[vector];
     gate.offset_low = handler & 0xffff;
     gate.selector = kernel_code_selector;
-    gate.ist = static_cast<u8>(ist_for(vector));
+    gate.ist = ist;
     gate.type_attributes = 0x8e; // present, DPL 0, 64-bit interrupt gate: interrupts off on entry
     gate.offset_middle = (handler >> 16) & 0xffff;
     gate.offset_high = static_cast<u32>(handler >> 32);
@@ -100,6 +113,16 @@ void load_descriptor_tables(u64 const (&ist_stack_tops)[ist_slot_count])
         :
         : "m"(gdtr), "i"(kernel_code_selector), "r"(kernel_data_selector), "r"(tss_selector), "m"(idtr)
         : "rax", "memory");
+}
+
+void use_ring0_program_gates(u64 transfer_stack_top)
+{
+    g_ring0_programs = true;
+    g_tss.ist[transfer_ist - 1] = transfer_stack_top;
+    for (u64 vector = 0; vector < 256; ++vector) {
+        if (vector < FirstIrq || g_idt[vector].type_attributes != 0)
+            install_gate(vector);
+    }
 }
 
 void set_kernel_entry_stack(u64 top) { g_tss.rsp[0] = top; }

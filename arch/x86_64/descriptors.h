@@ -49,6 +49,9 @@ static_assert(sizeof(IdtGate) == 16);
 void load_descriptor_tables(u64 const (&ist_stack_tops)[ist_slot_count]);
 // Makes `vector` (>= 32) deliverable. Boot-time only: the IDT is sealed read-only after boot.
 void install_interrupt_gate(u8 vector);
+// Isolation `none` (user_mode.h ProgramPrivilege::Ring0): every gate gets an IST stack and its ring-0 entry stub
+// (ring0_entry.S); `transfer_stack_top` becomes IST5. Boot-time only, before the IDT is sealed.
+void use_ring0_program_gates(u64 transfer_stack_top);
 // Top of the stack the CPU switches to on an interrupt from ring 3 (TSS.RSP0).
 void set_kernel_entry_stack(u64 top);
 

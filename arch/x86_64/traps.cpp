@@ -33,7 +33,7 @@ extern "C" void arch_handle_trap(kernite::arch::TrapFrame* frame)
 {
     using namespace kernite::arch;
     // System calls, and exceptions from ring 3 or inside a user copy, are the user-mode layer's.
-    if ((frame->vector == syscall_vector || (frame->cs & 3) == 3 || frame->vector == PageFault)
+    if ((frame->vector == syscall_vector || is_program_frame(*frame) || frame->vector == PageFault)
         && handle_user_trap(*frame, frame->vector == PageFault ? read_cr2() : 0))
         return;
     if (frame->vector < FirstIrq) {

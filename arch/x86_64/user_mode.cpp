@@ -3,10 +3,14 @@
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/user_mode.h>
 #include <ktl/verify.h>
+#include <x86/instruction_length.h>
 
 extern "C" {
 void kernite_syscall_entry();
+void kernite_syscall_entry_ring0();
 [[noreturn]] void arch_enter_user(kernite::arch::TrapFrame* frame);
+[[noreturn]] void arch_enter_program_ring0(kernite::arch::TrapFrame* frame);
+extern char kernite_transfer_stack_top[];
 i64 arch_copy_user(void* destination, void const* source, u64 length);
 i64 arch_clear_user(void* destination, u64 length);
 i64 arch_copy_string_user(char* destination, char const* source, u64 capacity);
@@ -41,6 +45,49 @@ ReturnToUserHook g_return_hook;
 UserExceptionHandler g_user_exception;
 UserPageFaultResolver g_resolver;
 u64 g_syscalls_via_fault;
+__attribute__((section(".data.ro_after_init"))) ProgramPrivilege g_privilege = ProgramPrivilege::Ring3;
+bool g_ring0_prot_none_faults;
+
+u16 program_code_selector() { return g_privilege == ProgramPrivilege::Ring0 ? kernel_code_selector : user_code_selector; }
+u16 program_data_selector() { return g_privilege == ProgramPrivilege::Ring0 ? kernel_data_selector : user_data_selector; }
+
+// Isolation `none`: a program's `hlt` runs with privilege and halts the CPU until the next interrupt, where Linux
+// (ring 3) raises #GP. The interrupt that ends the halt returns right after it, so an interrupt of program code
+// whose return address R follows a 0xF4 byte is a candidate; about 0.1% of a compiled program's instructions
+// also end in 0xF4 (a disp8 of -12, a ModRM or SIB byte), so the candidate is confirmed by decoding the code
+// before R from 16 starts (libs/x86 ends_with_hlt_at: compiled code resynchronizes within a few instructions):
+// a real `hlt` is turned into the #GP ring 3 would have raised at it. The scheduler keeps a timer armed while a
+// ring-0 program runs (sched::set_program_halt_watchdog_ns), so such a halt always ends.
+// Limits (docs/security-model.md "Isolation none"): hand-written code that hides a 0xF4 in data the decoder
+// takes for instructions, or jumps into the middle of an instruction, can fool the vote either way.
+HltDetection g_hlt_detection;
+constexpr usize hlt_window = 64;  // code bytes decoded before the candidate
+constexpr usize hlt_starts = 16;  // decodes from offsets 0..15 of the window
+constexpr usize hlt_quorum = 3;   // at least this many must land on the 0xF4, and more than walk over it
+
+bool returns_after_hlt(TrapFrame const& frame)
+{
+    if (frame.rip <= user_space_floor + 1 || frame.rip > user_space_end)
+        return false;
+    u64 target = frame.rip - 1;
+    u8 byte = 0;
+    if (arch_copy_user(&byte, reinterpret_cast<void const*>(target), 1) != 1 || byte != x86::hlt_opcode)
+        return false;
+    ++g_hlt_detection.candidates;
+    // The window [target - before, target]; if the bytes before the page of the 0xF4 are not readable, start at
+    // that page (program code is mapped page by page).
+    u8 window[hlt_window + 1];
+    u64 before = target - user_space_floor < hlt_window ? target - user_space_floor : hlt_window;
+    if (arch_copy_user(window, reinterpret_cast<void const*>(target - before), before + 1) != 1) {
+        before = target & 0xfff;
+        if (arch_copy_user(window, reinterpret_cast<void const*>(target - before), before + 1) != 1)
+            return false;
+    }
+    bool hlt = x86::ends_with_hlt_at(window, before + 1, before, hlt_starts, before < hlt_quorum ? 1 : hlt_quorum);
+    g_hlt_detection.confirmed += hlt;
+    return hlt;
+}
+
 alignas(16) u8 g_initial_fpu_state[fpu_state_size];
 
 bool in_user_copy(u64 rip)
@@ -57,6 +104,26 @@ void serve_syscall(TrapFrame& frame)
 
 } // namespace
 
+void select_program_privilege(ProgramPrivilege privilege)
+{
+    g_privilege = privilege;
+    if (privilege == ProgramPrivilege::Ring0)
+        use_ring0_program_gates(reinterpret_cast<u64>(kernite_transfer_stack_top));
+}
+
+ProgramPrivilege program_privilege() { return g_privilege; }
+
+bool is_program_frame(TrapFrame const& frame)
+{
+    if (g_privilege == ProgramPrivilege::Ring3)
+        return (frame.cs & 3) == 3;
+    return &frame == user_frame(kernite_syscall_entry_stack);
+}
+
+bool ring0_prot_none_faults() { return g_ring0_prot_none_faults; }
+
+HltDetection hlt_detection() { return g_hlt_detection; }
+
 void initialize_user_mode(SyscallHandler syscall, ReturnToUserHook hook, UserExceptionHandler exception,
     UserPageFaultResolver resolver)
 {
@@ -69,7 +136,18 @@ void initialize_user_mode(SyscallHandler syscall, ReturnToUserHook hook, UserExc
     // and SS = 0x10 + 8 = 0x18 | 3 (we return with iretq, but keep STAR consistent with descriptors.h).
     static_assert(user_code_selector == ((0x10 + 16) | 3) && user_data_selector == ((0x10 + 8) | 3));
     write_msr(msr_star, (u64(0x10) << 48) | (u64(kernel_code_selector) << 32));
-    write_msr(msr_lstar, reinterpret_cast<u64>(&kernite_syscall_entry));
+    bool ring0 = g_privilege == ProgramPrivilege::Ring0;
+    write_msr(msr_lstar, reinterpret_cast<u64>(ring0 ? &kernite_syscall_entry_ring0 : &kernite_syscall_entry));
+    if (ring0) {
+        // CPUID.(EAX=7,ECX=0):EBX bit 7 SMEP, bit 20 SMAP (SDM Vol. 2A CPUID). In this mode the only user pages
+        // are the program's PROT_NONE pages, which both make inaccessible to ring 0; the kernel's own accesses
+        // go to supervisor pages, so it needs no STAC/CLAC.
+        auto leaf7 = cpuid(7, 0);
+        if ((leaf7.ebx & (1u << 7)) && (leaf7.ebx & (1u << 20))) {
+            write_cr4(read_cr4() | cr4_smep | cr4_smap);
+            g_ring0_prot_none_faults = true;
+        }
+    }
     write_msr(msr_fmask, rflags_tf | rflags_if | rflags_df | rflags_ac);
     u64 cr0 = read_cr0();
     asm volatile("mov %0, %%cr0" ::"r"((cr0 | cr0_mp) & ~(cr0_em | cr0_ts)) : "memory");
@@ -95,15 +173,15 @@ void prepare_user_frame(TrapFrame& frame, u64 rip, u64 rsp)
     frame = TrapFrame {};
     frame.rip = rip;
     frame.rsp = rsp;
-    frame.cs = user_code_selector;
-    frame.ss = user_data_selector;
+    frame.cs = program_code_selector();
+    frame.ss = program_data_selector();
     frame.rflags = rflags_if | 2;
 }
 
 bool sanitize_user_frame(TrapFrame& frame)
 {
-    frame.cs = user_code_selector;
-    frame.ss = user_data_selector;
+    frame.cs = program_code_selector();
+    frame.ss = program_data_selector();
     frame.rflags = (frame.rflags & user_settable_flags) | rflags_if | 2;
     return frame.rip < user_space_end && frame.rsp <= user_space_end;
 }
@@ -111,10 +189,12 @@ bool sanitize_user_frame(TrapFrame& frame)
 void enter_user(TrapFrame& frame)
 {
     disable_interrupts();
-    VERIFY(frame.cs == user_code_selector && frame.ss == user_data_selector);
+    VERIFY(frame.cs == program_code_selector() && frame.ss == program_data_selector());
     VERIFY(reinterpret_cast<u64>(&frame + 1) == kernite_syscall_entry_stack);
     if (g_return_hook)
         g_return_hook(frame);
+    if (g_privilege == ProgramPrivilege::Ring0)
+        arch_enter_program_ring0(&frame);
     arch_enter_user(&frame);
 }
 
@@ -123,7 +203,7 @@ u64 syscalls_via_fault() { return g_syscalls_via_fault; }
 // Traps from or about ring 3 (traps.cpp calls this first). Returns true if the trap was handled here.
 bool handle_user_trap(TrapFrame& frame, u64 fault_address)
 {
-    bool from_user = (frame.cs & 3) == 3;
+    bool from_user = is_program_frame(frame);
     if (frame.vector == syscall_vector) {
         serve_syscall(frame);
         g_return_hook(frame);
@@ -145,7 +225,7 @@ bool handle_user_trap(TrapFrame& frame, u64 fault_address)
         return false;
     if (frame.vector == PageFault) {
         u64 entry = reinterpret_cast<u64>(&kernite_syscall_entry);
-        if (frame.rip == entry && fault_address == entry && (frame.error_code & PageFaultInstructionFetch)) {
+        if (g_privilege == ProgramPrivilege::Ring3 && frame.rip == entry && fault_address == entry && (frame.error_code & PageFaultInstructionFetch)) {
             // PVM's ring-3 `syscall` (above): serve it as the entry would have, then return after the
             // instruction with the user's flags, as SYSRET would.
             ++g_syscalls_via_fault;
@@ -175,7 +255,16 @@ bool handle_user_trap(TrapFrame& frame, u64 fault_address)
 
 void return_to_user_after_interrupt(TrapFrame& frame)
 {
-    if ((frame.cs & 3) == 3 && g_return_hook)
+    if (!is_program_frame(frame))
+        return;
+    if (g_privilege == ProgramPrivilege::Ring0 && returns_after_hlt(frame)) {
+        // The #GP ring 3 would have raised, at the `hlt` itself (error code 0, SDM Vol. 2A HLT).
+        frame.rip -= 1;
+        frame.vector = GeneralProtection;
+        frame.error_code = 0;
+        g_user_exception(frame, 0);
+    }
+    if (g_return_hook)
         g_return_hook(frame);
 }
 

@@ -38,6 +38,33 @@ using UserExceptionHandler = void (*)(TrapFrame&, u64 fault_address);
 // the fault was resolved (a page mapped on demand) and the access should be retried.
 using UserPageFaultResolver = bool (*)(u64 address, bool write, bool execute);
 
+// Program privilege: isolation mode `ring` (CPL 3, the default) or `none` (CPL 0, beside the kernel; DESIGN.md).
+// Chosen once, at boot, before the IDT is sealed: Ring0 gives every gate an IST stack and the ring-0 entry stubs
+// (ring0_entry.S), points LSTAR at the ring-0 `syscall` entry, maps program pages without the U/S bit and returns
+// to the program with iretq at CPL 0. Ring3 changes nothing.
+enum class ProgramPrivilege : u8 {
+    Ring3,
+    Ring0,
+};
+void select_program_privilege(ProgramPrivilege);
+ProgramPrivilege program_privilege();
+// Whether `frame` holds the program's state (an entry from the program) rather than interrupted kernel code.
+// Ring 3: the CPL in CS. Ring 0: CS is the kernel's either way, so the entry stubs decided (from a flag only
+// their own return path sets and the interrupted RIP) and put the program's frames, and only those, in the slot
+// at the top of the thread's kernel stack: the frame's address is the answer.
+bool is_program_frame(TrapFrame const&);
+// Ring 0 only: PROT_NONE pages can be made to fault for a CPL-0 program only by giving them the U/S bit with
+// SMAP and SMEP on (ring-0 access to user pages faults). True when the CPU has both and they were turned on.
+bool ring0_prot_none_faults();
+
+// Ring 0: interrupts of program code whose return address follows a 0xF4 byte, and how many of those the
+// decoder confirmed as a `hlt` (user_mode.cpp); `--verbose` prints both at exit.
+struct HltDetection {
+    u64 candidates;
+    u64 confirmed;
+};
+HltDetection hlt_detection();
+
 // EFER.SCE, STAR, LSTAR, FMASK; CR0/CR4 for SSE (the program's FPU state is saved per thread). Can be called
 // again to install other handlers (the ring-3 probe has its own).
 void initialize_user_mode(SyscallHandler, ReturnToUserHook, UserExceptionHandler, UserPageFaultResolver);

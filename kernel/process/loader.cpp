@@ -13,6 +13,7 @@
 #include <kernel/process/process.h>
 #include <kernel/process/signals.h>
 #include <kernel/process/user_faults.h>
+#include <kernel/sched/scheduler.h>
 #include <kernel/sched/wait_queue.h>
 #include <kernel/security/random.h>
 #include <kernel/syscalls/syscall.h>
@@ -25,6 +26,10 @@ namespace {
 
 constexpr u64 main_stack_size = 8ull << 20; // RLIMIT_STACK's default
 constexpr usize max_arguments = 4096;
+// Isolation `none`: how long a program's `hlt` may halt the CPU before the watchdog's timer interrupt ends it and
+// the kernel reports it (arch/x86_64/user_mode.cpp). 10 ms: 100 interrupts a second at most, and only while a
+// program thread runs with no earlier timer.
+constexpr u64 program_halt_watchdog_ns = 10'000'000;
 
 struct Module {
     u8 const* data { nullptr };
@@ -105,8 +110,11 @@ sched::WaitQueue g_never;
 void run_program(BootParams const& params)
 {
     configure(params);
+    // Isolation `none` was set up at boot, before the IDT was sealed (kernel_main); both must agree.
+    VERIFY((settings().isolation == Isolation::None)
+        == (arch::program_privilege() == arch::ProgramPrivilege::Ring0));
     if (settings().isolation == Isolation::None)
-        refuse("isolation mode `none` (the program in ring 0) is not available yet", "use --isolation ring");
+        sched::set_program_halt_watchdog_ns(program_halt_watchdog_ns);
     Module program = find_module(params, abi::module_name_program);
     Arguments arguments = parse_arguments(find_module(params, abi::module_name_args));
     char const* program_name = arguments.argc ? arguments.argv[0] : "program";

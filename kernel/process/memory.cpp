@@ -1,5 +1,6 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/interrupts_disabled.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/lib/log.h>
 #include <kernel/mm/memory.h>
 #include <kernel/process/memory.h>
@@ -31,19 +32,46 @@ u64 random_pages()
     return g_aslr ? security::random_below(region_entropy_pages) * page : 0;
 }
 
+bool program_in_ring0() { return arch::program_privilege() == arch::ProgramPrivilege::Ring0; }
+
 u8 access_for(u32 prot)
 {
     // x86 pages are readable when present; PROT_NONE pages keep their frame but lose the U/S bit, so the
     // program faults on them and a later mprotect restores them with their contents.
+    // A ring-0 program (isolation `none`) has supervisor pages, and its PROT_NONE pages are the opposite, user
+    // pages, which SMAP and SMEP make inaccessible to it. Without SMAP/SMEP they stay accessible (the mode's
+    // documented limit, docs/security-model.md).
     u8 access = paging::AccessRead;
-    if (prot == vma::prot_none)
-        return access;
-    access |= paging::AccessUser;
+    if (program_in_ring0()) {
+        if (prot == vma::prot_none)
+            return arch::ring0_prot_none_faults() ? u8(access | paging::AccessUser) : access;
+    } else {
+        if (prot == vma::prot_none)
+            return access;
+        access |= paging::AccessUser;
+    }
     if (prot & vma::prot_write)
         access |= paging::AccessWrite;
     if (prot & vma::prot_exec)
         access |= paging::AccessExecute;
     return access;
+}
+
+// Maps one program page. For a ring-0 program the page tables above the leaf get the U/S bit too (the leaf
+// alone then decides, SDM Vol. 3A §4.6.1): a PROT_NONE leaf with U/S is a user page for SMAP/SMEP only if every
+// level says so.
+ErrorOr<void> map_program_page(u64 address, u64 phys, u8 access)
+{
+    auto& space = mm::kernel_address_space();
+    if (!program_in_ring0() || (access & paging::AccessUser))
+        return space.map(address, phys, page, access);
+    TRY(space.map(address, phys, page, u8(access | paging::AccessUser)));
+    space.for_each_leaf_in_range(address, address + page, [access](u64, PageTableEntry& leaf) {
+        auto result = paging::AddressSpace<mm::DirectMapPageEnv>::set_leaf(leaf, access);
+        VERIFY(!result.is_error());
+    });
+    arch::invalidate_page(address);
+    return {};
 }
 
 } // namespace
@@ -77,7 +105,7 @@ ErrorOr<void> populate(u64 start, u64 end, u32 prot)
         if (!space.translate(address).is_error())
             continue;
         u64 phys = TRY(mm::allocate_zeroed_frame());
-        if (auto mapped = space.map(address, phys, page, access); mapped.is_error()) {
+        if (auto mapped = map_program_page(address, phys, access); mapped.is_error()) {
             mm::free_frames(phys, 1);
             return mapped.release_error();
         }
@@ -116,7 +144,7 @@ void move_pages(u64 old_start, u64 new_start, u64 length, u32 prot)
         u64 phys = leaf.address();
         leaf.raw = 0;
         arch::invalidate_page(virt);
-        if (space.map(new_start + (virt - old_start), phys, page, access).is_error())
+        if (map_program_page(new_start + (virt - old_start), phys, access).is_error())
             mm::free_frames(phys, 1); // out of table memory: the page reads as zero at the new place
     });
 }
@@ -207,7 +235,8 @@ bool resolve_fault(u64 address, bool write, bool execute)
     if (!translation.is_error()) {
         // Present and the region allows the access: a stale TLB entry after a permission change.
         arch::invalidate_page(page_start);
-        return (translation.value().access & paging::AccessUser) != 0
+        bool user = (translation.value().access & paging::AccessUser) != 0;
+        return user != program_in_ring0()
             && (!write || (translation.value().access & paging::AccessWrite));
     }
     return !populate(page_start, page_start + page, region->prot).is_error();

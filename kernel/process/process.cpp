@@ -101,11 +101,22 @@ void exit_thread(int status)
     sched::exit_thread(status);
 }
 
+static void report_isolation()
+{
+    if (g_settings.isolation != Isolation::None)
+        return;
+    auto counts = arch::hlt_detection();
+    klog("isolation none: %lu interrupts returned after a 0xF4 byte, %lu of them after a hlt", counts.candidates,
+        counts.confirmed);
+}
+
 void exit_group(int status)
 {
     output::flush();
-    if (g_settings.verbose)
+    if (g_settings.verbose) {
         syscalls::report_unknown_calls();
+        report_isolation();
+    }
     output::flush();
     platform::exit(status & 0xff, abi::ExitReason::Normal);
 }
@@ -113,8 +124,10 @@ void exit_group(int status)
 void kill_with_signal(int signal)
 {
     output::flush();
-    if (g_settings.verbose)
+    if (g_settings.verbose) {
         syscalls::report_unknown_calls();
+        report_isolation();
+    }
     output::flush();
     platform::exit(128 + signal, abi::ExitReason::ProgramKilled);
 }

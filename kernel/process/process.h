@@ -17,7 +17,7 @@ inline constexpr u64 process_id = 1;
 
 enum class Isolation : u8 {
     Ring, // the program runs in ring 3 (default)
-    None, // in ring 0 beside the kernel (not available yet: see docs/security-model.md "Isolation")
+    None, // in ring 0 beside the kernel (arch::ProgramPrivilege::Ring0; docs/security-model.md "Isolation none")
 };
 
 // A thread of the program. Lives until the thread exits; `sched_thread` runs it.

@@ -125,7 +125,7 @@ int lowest_signal(u64 set) { return set ? __builtin_ctzll(set) + 1 : 0; }
 
 void deliver_pending(arch::TrapFrame& frame)
 {
-    if ((frame.cs & 3) != 3)
+    if (!arch::is_program_frame(frame))
         return;
     auto* context = sched::current_thread()->user_context();
     if (!context)

@@ -3,12 +3,23 @@
 // protection fired (issue 4 item 5): null-deref, wx-violation, stack-overflow (the guard page below a program
 // stack), segmentation-fault, general-protection, invalid-opcode, arithmetic-fault.
 #include <arch/x86_64/trap_frame.h>
+#include <arch/x86_64/user_mode.h>
 #include <kernel/lib/format.h>
 #include <kernel/process/memory.h>
 #include <kernel/process/signals.h>
 #include <kernel/process/user_faults.h>
 
 namespace kernite::process {
+
+namespace {
+
+bool names_hlt(u64 rip)
+{
+    u8 opcode = 0;
+    return arch::copy_from_user(&opcode, rip, 1) && opcode == 0xf4;
+}
+
+} // namespace
 
 void handle_user_exception(arch::TrapFrame& frame, u64 fault_address)
 {
@@ -64,6 +75,13 @@ void handle_user_exception(arch::TrapFrame& frame, u64 fault_address)
         signals::raise_fault(frame, SIGTRAP, linux_si_kernel, frame.rip, abi::EventType::InvalidOpcode, message);
         return;
     default:
+        if (frame.vector == arch::GeneralProtection && names_hlt(frame.rip)) {
+            // musl's a_crash() and glibc's abort() end in `hlt` (isolation `none` sees it through the watchdog,
+            // arch/x86_64/user_mode.cpp): Linux sends SIGSEGV with SI_KERNEL, as for any #GP.
+            format(message, sizeof(message), "program executed a privileged instruction (hlt) at 0x%lx", frame.rip);
+            signals::raise_fault(frame, SIGSEGV, linux_si_kernel, 0, abi::EventType::GeneralProtection, message);
+            return;
+        }
         // #GP (privileged instructions such as musl's deliberate `hlt` crash, non-canonical addresses), #SS, #NP:
         // Linux sends SIGSEGV with SI_KERNEL and si_addr 0.
         format(message, sizeof(message), "program general protection fault (vector %lu, error 0x%lx) at 0x%lx",

@@ -51,6 +51,7 @@ Statistics g_statistics;
 ThreadQueue g_detached_exited; // exited detached threads, freed by the next allocate()
 Thread* g_fpu_owner;           // whose program FPU state is in the registers (the kernel never touches them)
 u64 g_loaded_fs_base;
+u64 g_halt_watchdog_ticks; // isolation `none` only (set_program_halt_watchdog_ns)
 
 // Stacks of joined threads, kept for the next thread: mapping and unmapping a stack costs page-table work
 // and TLB invalidations (each an exit under shadow paging), far more than the thread's whole life in the demo.
@@ -130,6 +131,11 @@ void Scheduler::update_timer()
         deadline = g_sleepers->m_wake_tsc;
     if (!g_run_queue.is_empty() && g_current != g_idle_thread && g_current->m_slice_end_tsc < deadline)
         deadline = g_current->m_slice_end_tsc;
+    if (g_halt_watchdog_ticks && g_current->m_user_context) {
+        u64 watchdog = arch::read_tsc() + g_halt_watchdog_ticks;
+        if (watchdog < deadline)
+            deadline = watchdog;
+    }
     if (deadline != ~u64(0))
         time::request_deadline(deadline);
 }
@@ -416,6 +422,12 @@ u64 set_time_slice_ns(u64 ns)
     u64 previous = time::tsc_to_ns(g_slice_ticks);
     g_slice_ticks = time::ns_to_tsc(ns);
     return previous;
+}
+
+void set_program_halt_watchdog_ns(u64 ns)
+{
+    InterruptsDisabled guard;
+    g_halt_watchdog_ticks = ns ? time::ns_to_tsc(ns) : 0;
 }
 
 void handle_timer_interrupt(u64 now_tsc)

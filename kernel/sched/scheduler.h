@@ -44,6 +44,9 @@ Thread* current_thread(); // null before initialize()
 
 // Preemption interval when other threads are runnable. Returns the previous value.
 u64 set_time_slice_ns(u64 ns);
+// Isolation `none`: while a program thread runs, keep a timer armed at most `ns` ahead (0: off, the default), so
+// that a program's `hlt` cannot halt the CPU for good (arch/x86_64/user_mode.cpp). Set once at program start.
+void set_program_halt_watchdog_ns(u64 ns);
 
 // Called by the timer interrupt (kernel/time/timer.cpp) with interrupts off: wakes due sleepers, preempts
 // the current thread at the end of its slice, re-arms the timer.

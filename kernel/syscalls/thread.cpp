@@ -1,6 +1,7 @@
 // Threads and the process: clone (threads only), exit, exit_group, set_tid_address, robust lists, arch_prctl,
 // futex, scheduling queries, and the fork/exec family that a single-program VM cannot offer (ENOSYS).
 #include <arch/x86_64/cpu.h>
+#include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/process/futex.h>
 #include <kernel/process/process.h>
 #include <kernel/process/user_memory.h>
@@ -78,6 +79,11 @@ Result sys_clone(Arguments& arguments)
         child.rsp = stack;
     u64 fs_base = (flags & clone_settls) ? tls : sched::current_thread()->fs_base();
     auto& parent = current_thread();
+    // The child must not run before it is complete: once spawn_thread has made it runnable, a timer interrupt
+    // could switch to it, and a short thread could even exit and free its UserThread while we still write to it
+    // (the use-after-free in fpu_save that program.threads.glibc hit), or exit before clear_child_tid is set
+    // (pthread_join would wait for ever). Interrupts stay off until it is.
+    arch::InterruptsDisabled guard;
     auto* thread = TRY(spawn_thread(child, fs_base, parent.signal_mask));
     // The child has not run: its FPU state starts as a copy of the parent's (Linux copies it too).
     arch::fpu_save(thread->fpu);

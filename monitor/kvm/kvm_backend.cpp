@@ -130,7 +130,9 @@ int serve_exits(kvm::Vm& vm, RunPlan& plan, GuestMemory& memory)
         case KVM_EXIT_HLT: return fatal_exit(vm, "guest halted");
         case KVM_EXIT_INTERNAL_ERROR:
             std::snprintf(text, sizeof(text),
-                "KVM internal error, suberror %u (int3/int N are not supported under PVM)", run->internal.suberror);
+                "KVM internal error, suberror %u (an instruction KVM could not emulate: under PVM int3/int N, "
+                "or SSE in ring 0 with --isolation none)",
+                run->internal.suberror);
             return fatal_exit(vm, text);
         case KVM_EXIT_FAIL_ENTRY:
             std::snprintf(text, sizeof(text), "VM entry failed, hardware reason 0x%llx",

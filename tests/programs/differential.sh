@@ -16,6 +16,7 @@
 #   --native-twice        determinism check instead: run natively twice (fresh copies) and compare the runs;
 #                         no Kernite run. Every program's output must pass this before its differential test means
 #                         anything.
+#   --kernite-option OPT  append OPT to the `kernite run` options (repeatable), e.g. `--isolation none`
 #   --keep                keep the temporary directory even when the test passes
 #
 # The native run mirrors what `kernite run` gives a program: the working directory is the root of the rootfs
@@ -44,6 +45,7 @@ expect_stdout=()
 compare_stderr=0
 native_twice=0
 keep=0
+kernite_options=()
 
 usage()
 {
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --expect-stdout) expect_stdout+=("$2"); shift 2 ;;
     --compare-stderr) compare_stderr=1; shift ;;
     --native-twice) native_twice=1; shift ;;
+    --kernite-option) kernite_options+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
@@ -145,7 +148,7 @@ run_native()
 run_kernite()
 {
     local name=$1 status=0
-    local command=("$kernite" run --rootfs "$tmp/$name.root" --timeout "$timeout" "$program")
+    local command=("$kernite" run "${kernite_options[@]}" --rootfs "$tmp/$name.root" --timeout "$timeout" "$program")
     [[ ${#arguments[@]} -eq 0 ]] || command+=(-- "${arguments[@]}")
     fresh_copy "$tmp/$name.root"
     printf '%q ' "${command[@]}" >"$tmp/$name.command"
