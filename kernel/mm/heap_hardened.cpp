@@ -12,6 +12,7 @@
 #include <arch/x86_64/interrupts_disabled.h>
 #include <heap/hardened_heap.h>
 #include <kernel/lib/format.h>
+#include <kernel/mm/aslr.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/heap_faults.h>
 #include <kernel/mm/memory.h>
@@ -44,8 +45,10 @@ public:
     void* allocate_guarded(usize count) override
     {
         u64 length = count * page;
+        if (m_next == 0)
+            m_next = kernel_heap_start() + page; // the region's first page is the first block's lower guard
         if (count == 0 || count > heap_region_size / page
-            || m_next + length + page > kernel_heap_base + heap_region_size)
+            || m_next + length + page > kernel_heap_start() + heap_region_size)
             return nullptr;
         auto phys = allocate_frames(count);
         if (phys.is_error())
@@ -65,9 +68,9 @@ public:
 
     HeapFault classify(u64 address) const
     {
-        if (address < kernel_heap_base || address >= m_next)
+        if (m_next == 0 || address < kernel_heap_start() || address >= m_next)
             return HeapFault::None;
-        u64 index = (address - kernel_heap_base) / page;
+        u64 index = (address - kernel_heap_start()) / page;
         if (index >= tracked_pages)
             return HeapFault::None;
         if (!(m_block_pages[index / 64] & (1ull << (index % 64))))
@@ -93,13 +96,14 @@ private:
     static constexpr u64 tracked_pages = (1ull << 30) / page;
     void mark_block_page(u64 virt)
     {
-        u64 index = (virt - kernel_heap_base) / page;
+        u64 index = (virt - kernel_heap_start()) / page;
         if (index < tracked_pages)
             m_block_pages[index / 64] |= 1ull << (index % 64);
     }
 
-    static constexpr u64 heap_region_size = device_mmio_base - kernel_heap_base;
-    u64 m_next { kernel_heap_base + page }; // the region's first page is the first block's lower guard
+    // The region starts at a random base chosen at boot (kernel/mm/aslr.h), after this object is constructed.
+    static constexpr u64 heap_region_size = kernel_heap_region_size;
+    u64 m_next { 0 };
     u64 m_block_pages[tracked_pages / 64] {};
 };
 
