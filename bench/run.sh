@@ -26,7 +26,7 @@
 #   BENCH_STRICT=1          exit non-zero when a goal is missed (default: only when a figure could not be measured)
 #   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
 #   BENCH_FIGURES=""        only these figure_* functions (default: all)
-#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=5, BENCH_TAX_LUA_SCALE=0.25 for security_tax_*
+#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=3, BENCH_TAX_LUA_SCALE=0.02 for security_tax_*
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -357,12 +357,14 @@ figure_boot_instructions()
 # ASLR: over 24 boots (issue 4), how many bits of each region's base vary. With 24 samples a truly random bit
 # stays constant with probability 2^-23, so the count of bits that took both values measures the entropy. Each
 # boot runs a static-PIE program (tests/attacks entropy.glibc) with --print-layout, so one boot gives every
-# region: kernel, kernel-heap, kernel-stack (the kernel's own), app, heap, mmap, stack (the program's).
+# region: kernel, kernel-heap, kernel-stack (the kernel's own), app, heap, mmap, stack (the program's). The bit
+# count can exceed log2(choices) by one when the range of bases straddles a power of two (the program's stack and
+# mmap bases: 2^28 choices, 29 bits vary): aslr_range_bits_<region> gives the range-and-step estimate beside it.
 aslr_regions=(kernel kernel-heap kernel-stack app heap mmap stack)
 figure_aslr()
 {
     local boots=${BENCH_ASLR_BOOTS:-24} program=$repo_root/build/tests/attacks/bin/entropy.glibc i region key
-    local -A first=() changed=()
+    local -A first=() changed=() low=() high=() stride=()
     if [[ -n $kvm_reason ]]; then
         for region in "${aslr_regions[@]}"; do
             figure_null "aslr_bits_${region//-/_}" "$kvm_reason"
@@ -386,8 +388,16 @@ figure_aslr()
                 done
                 return
             fi
-            [[ -v first[$region] ]] || { first[$region]=$base; changed[$region]=0; }
+            [[ -v first[$region] ]] || { first[$region]=$base; changed[$region]=0; low[$region]=0; high[$region]=0; stride[$region]=0; }
             changed[$region]=$((changed[$region] | (base ^ first[$region])))
+            # Offsets from the first base (signed differences work for kernel-half addresses too), their range
+            # and the gcd of all offsets (the placement's step).
+            local offset=$((base - first[$region])) a b
+            ((offset < low[$region])) && low[$region]=$offset
+            ((offset > high[$region])) && high[$region]=$offset
+            a=${stride[$region]} b=$((offset < 0 ? -offset : offset))
+            while ((b != 0)); do local t=$((a % b)); a=$b b=$t; done
+            stride[$region]=$a
         done
     done
     json_set aslr_boots "$boots"
@@ -399,6 +409,11 @@ figure_aslr()
         done
         key=aslr_bits_${region//-/_}
         json_set "$key" "$bits"
+        # A second estimate, which does not over-count a range that straddles a power of two: log2 of the number
+        # of steps in the observed range, scaled by (n+1)/(n-1) (the expected share of a uniform range that n
+        # samples span).
+        json_set "aslr_range_bits_${region//-/_}" "$(awk -v r="$((high[$region] - low[$region]))" -v s="${stride[$region]}" \
+            -v n="$boots" 'BEGIN { if (s <= 0) print 0; else printf "%.1f", log(r / s * (n + 1) / (n - 1) + 1) / log(2) }')"
         if [[ $region == kernel ]]; then
             row_goal "kernel base, random bits over $boots boots" "$key" " bits" ">= 30 (Linux KASLR: 9)" ge 30
         else
@@ -425,7 +440,7 @@ figure_aslr()
 # ring 0 is emulated). security_tax_X = hardened / baseline (1.02 = 2% dearer); goal <= 1.10 boot, <= 1.02 apps.
 figure_security_tax()
 {
-    local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-5} lua_scale=${BENCH_TAX_LUA_SCALE:-0.25}
+    local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-3} lua_scale=${BENCH_TAX_LUA_SCALE:-0.02}
     local lua=$build/apps/bin/lua.stripped sqlite=$build/apps/bin/sqlite3.stripped template=$build/tests/programs/rootfs
     local start_ns=$(date +%s%N)
     if [[ -n $kvm_reason ]]; then
@@ -442,11 +457,13 @@ figure_security_tax()
     else
         figure_null security_tax_boot "$sanity_error" error
     fi
-    # tax_program KEY PROGRAM ARGS...: hardened and baseline runs of one program, each in its own rootfs copy.
+    # tax_program KEY EXPECTED_STATUS PROGRAM ARGS...: hardened and baseline runs of one program, each side in its
+    # own rootfs copy. No separate sanity run (a SQLite run takes minutes where ring 0 is emulated): every timed
+    # run's exit status, from hyperfine's JSON, must be the expected one (Lua 0; SQL 1, its deliberate error).
     tax_program()
     {
-        local key=$1 program=$2 side
-        shift 2
+        local key=$1 expected=$2 program=$3 side
+        shift 3
         if [[ ! -x $program || ! -d $template ]]; then
             figure_null "security_tax_$key" "$program or $template is not built (targets apps, test-programs-rootfs)" error
             return
@@ -455,27 +472,25 @@ figure_security_tax()
         for side in hardened baseline; do
             rm -rf "$tmp/root-$side"
             cp -a "$template" "$tmp/root-$side"
-            if ! sanity_run "tax-$key-$side" "" "$kernite" run --vmm kvm --kernel "$side" --timeout 600 \
-                --rootfs "$tmp/root-$side" "$program" -- "$@" && ! grep -q "^sqlite: all queries ran" "$tmp/tax-$key-$side.out"; then
-                figure_null "security_tax_$key" "$sanity_error" error
-                return
-            fi
-            commands+=("$(printf '%q ' "$kernite" run --vmm kvm --kernel "$side" --timeout 600 --rootfs "$tmp/root-$side" "$program" -- "$@")")
+            commands+=("$(printf '%q ' "$kernite" run --vmm kvm --kernel "$side" --timeout 900 --rootfs "$tmp/root-$side" "$program" -- "$@")")
         done
-        # -i: the SQL script ends in a deliberate constraint error (exit 1); the sanity runs checked the output.
-        if hyperfine -N -i --style basic --warmup 1 --runs "$tax_runs" --export-json "$out_dir/hyperfine-tax-$key.json" \
-            "${commands[@]}" >&2; then
-            mapfile -t medians < <(awk '/"median":/ { gsub(/[",]/, ""); printf "%.3f\n", $2 * 1000 }' \
-                "$out_dir/hyperfine-tax-$key.json")
-            json_set "${key}_hardened_median_ms" "${medians[0]}"
-            json_set "${key}_baseline_median_ms" "${medians[1]}"
-            json_set "security_tax_$key" "$(ratio "${key}_hardened_median_ms" "${key}_baseline_median_ms")"
-        else
+        local json=$out_dir/hyperfine-tax-$key.json statuses
+        if ! hyperfine -N -i --style basic --warmup 0 --runs "$tax_runs" --export-json "$json" "${commands[@]}" >&2; then
             figure_null "security_tax_$key" "hyperfine failed on the $key runs" error
+            return
         fi
+        statuses=$(tr -d ' \n' <"$json" | grep -o '"exit_codes":\[[-0-9,]*\]' | grep -o '[-0-9]*' | sort -u | tr '\n' ' ')
+        if [[ $statuses != "$expected " ]]; then
+            figure_null "security_tax_$key" "the $key runs exited with status(es) $statuses, expected $expected" error
+            return
+        fi
+        mapfile -t medians < <(awk '/"median":/ { gsub(/[",]/, ""); printf "%.3f\n", $2 * 1000 }' "$json")
+        json_set "${key}_hardened_median_ms" "${medians[0]}"
+        json_set "${key}_baseline_median_ms" "${medians[1]}"
+        json_set "security_tax_$key" "$(ratio "${key}_hardened_median_ms" "${key}_baseline_median_ms")"
     }
-    tax_program lua "$lua" lua/test.lua "$lua_scale"
-    tax_program sqlite "$sqlite" -batch -init /dev/null :memory: ".read sql/test.sql"
+    tax_program lua 0 "$lua" lua/test.lua "$lua_scale"
+    tax_program sqlite 1 "$sqlite" -batch -init /dev/null :memory: ".read sql/test.sql"
     json_set security_tax_runs "$tax_runs"
     json_set security_tax_lua_scale "$lua_scale"
     json_set security_tax_seconds "$((($(date +%s%N) - start_ns) / 1000000000))"
