@@ -14,6 +14,11 @@
 #   syscall_ns_isolation_ring, syscall_ns_isolation_none   system-call round trip of the ring3-probe's getpid loop
 #                                                     with the program in ring 3 and in ring 0 (--isolation), KVM
 #                                                     (QEMU TCG without /dev/kvm); the same under TCG: *_tcg
+#   aslr_bits_<region>, aslr_boot_ratio              random bits of each region's base over 24 boots (kernel,
+#                                                     kernel_heap, kernel_stack, app, heap, mmap, stack); boot
+#                                                     with and without ASLR (issue 4)
+#   security_tax_boot, security_tax_lua,              hardened / baseline kernel, side by side: quick boot, the
+#   security_tax_sqlite                               Lua and SQLite scripts under `kernite run` (issue 4)
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -26,7 +31,9 @@
 #   KERNITE_BENCH_ARGS=""   extra `kernite run` arguments for the demo boots (e.g. "--cmdline quick")
 #   BENCH_STRICT=1          exit non-zero when a goal is missed (default: only when a figure could not be measured)
 #   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
-#   BENCH_FIGURES="heap"    run only the named figures (figure_<name> functions)
+#   BENCH_FIGURES=""        only these figures, by function name or without its prefix ("heap figure_aslr";
+#                           default: all; results.json then holds only theirs)
+#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=3, BENCH_TAX_LUA_SCALE=0.02 for security_tax_*
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -354,34 +361,74 @@ figure_boot_instructions()
         "$(show boot_instructions_thousands)" "-" "-"
 }
 
-# KASLR: over 24 boots (issue 4), how many bits of the kernel's base vary. With 24 samples a truly random bit
-# stays constant with probability 2^-23, so the count of bits that took both values measures the entropy.
+# ASLR: over 24 boots (issue 4), how many bits of each region's base vary. With 24 samples a truly random bit
+# stays constant with probability 2^-23, so the count of bits that took both values measures the entropy. Each
+# boot runs a static-PIE program (tests/attacks entropy.glibc) with --print-layout, so one boot gives every
+# region: kernel, kernel-heap, kernel-stack (the kernel's own), app, heap, mmap, stack (the program's). The bit
+# count can exceed log2(choices) by one when the range of bases straddles a power of two (the program's stack and
+# mmap bases: 2^28 choices, 29 bits vary): aslr_range_bits_<region> gives the range-and-step estimate beside it.
+aslr_regions=(kernel kernel-heap kernel-stack app heap mmap stack)
 figure_aslr()
 {
-    local boots=${BENCH_ASLR_BOOTS:-24} base changed=0 first="" i
+    local boots=${BENCH_ASLR_BOOTS:-24} program=$repo_root/build/tests/attacks/bin/entropy.glibc i region key
+    local -A first=() changed=() low=() high=() stride=()
     if [[ -n $kvm_reason ]]; then
-        figure_null aslr_bits_kernel "$kvm_reason"
+        for region in "${aslr_regions[@]}"; do
+            figure_null "aslr_bits_${region//-/_}" "$kvm_reason"
+        done
         return
     fi
+    if [[ ! -x $program ]]; then
+        for region in "${aslr_regions[@]}"; do
+            figure_null "aslr_bits_${region//-/_}" "$program is not built (target attack-programs)" error
+        done
+        return
+    fi
+    local start_ns=$(date +%s%N)
     for ((i = 0; i < boots; i++)); do
-        base=$("$kernite" run --vmm kvm --timeout 30 --print-layout --cmdline quick 2>&1 >/dev/null \
-            | awk '/^layout kernel / { print $3 }')
-        if [[ -z $base ]]; then
-            figure_null aslr_bits_kernel "a boot printed no 'layout kernel' line" error
-            return
-        fi
-        [[ -n $first ]] || first=$base
-        changed=$((changed | (base ^ first)))
+        "$kernite" run --vmm kvm --timeout 60 --print-layout "$program" -- at-random 2>"$tmp/layout.err" >/dev/null </dev/null || true
+        for region in "${aslr_regions[@]}"; do
+            base=$(awk -v r="$region" '$1 == "layout" && $2 == r { print $3; exit }' "$tmp/layout.err")
+            if [[ -z $base ]]; then
+                for key in "${aslr_regions[@]}"; do
+                    figure_null "aslr_bits_${key//-/_}" "boot $i printed no 'layout $region' line: $(tail -n 1 "$tmp/layout.err")" error
+                done
+                return
+            fi
+            [[ -v first[$region] ]] || { first[$region]=$base; changed[$region]=0; low[$region]=0; high[$region]=0; stride[$region]=0; }
+            changed[$region]=$((changed[$region] | (base ^ first[$region])))
+            # Offsets from the first base (signed differences work for kernel-half addresses too), their range
+            # and the gcd of all offsets (the placement's step).
+            local offset=$((base - first[$region])) a b
+            ((offset < low[$region])) && low[$region]=$offset
+            ((offset > high[$region])) && high[$region]=$offset
+            a=${stride[$region]} b=$((offset < 0 ? -offset : offset))
+            while ((b != 0)); do local t=$((a % b)); a=$b b=$t; done
+            stride[$region]=$a
+        done
     done
-    local bits=0
-    for ((i = 0; i < 64; i++)); do
-        (((changed >> i) & 1)) && bits=$((bits + 1))
-    done
-    json_set aslr_bits_kernel "$bits"
     json_set aslr_boots "$boots"
-    row_goal "kernel base, random bits over $boots boots" aslr_bits_kernel " bits" ">= 30 (Linux KASLR: 9)" ge 30
+    json_set aslr_regions_seconds "$((($(date +%s%N) - start_ns) / 1000000000))"
+    for region in "${aslr_regions[@]}"; do
+        local bits=0
+        for ((i = 0; i < 64; i++)); do
+            (((changed[$region] >> i) & 1)) && bits=$((bits + 1))
+        done
+        key=aslr_bits_${region//-/_}
+        json_set "$key" "$bits"
+        # A second estimate, which does not over-count a range that straddles a power of two: log2 of the number
+        # of steps in the observed range, scaled by (n+1)/(n-1) (the expected share of a uniform range that n
+        # samples span).
+        json_set "aslr_range_bits_${region//-/_}" "$(awk -v r="$((high[$region] - low[$region]))" -v s="${stride[$region]}" \
+            -v n="$boots" 'BEGIN { if (s <= 0) print 0; else printf "%.1f", log(r / s * (n + 1) / (n - 1) + 1) / log(2) }')"
+        if [[ $region == kernel ]]; then
+            row_goal "kernel base, random bits over $boots boots" "$key" " bits" ">= 30 (Linux KASLR: 9)" ge 30
+        else
+            row_goal "$region base, random bits over $boots boots" "$key" " bits" ">= 28 (Linux mmap: 28)" ge 28
+        fi
+    done
 
-    # What KASLR costs at boot: the same quick boot with and without it, side by side.
+    # What ASLR costs at boot: the same quick boot with and without it, side by side.
     if measure aslr "$runs" "$(printf '%q ' "$kernite" run --vmm kvm --cmdline quick)" \
         "$(printf '%q ' "$kernite" run --vmm kvm --no-aslr --cmdline quick)"; then
         json_set boot_aslr_median_ms "${medians[0]}"
@@ -390,7 +437,73 @@ figure_aslr()
     else
         figure_null aslr_boot_ratio "$sanity_error" error
     fi
-    row "boot with / without KASLR (quick)" "$(show aslr_boot_ratio "x")" "-" "-"
+    row "boot with / without ASLR (quick), medians" \
+        "$(show boot_aslr_median_ms " ms") / $(show boot_no_aslr_median_ms " ms") = $(show aslr_boot_ratio "x")" "-" "-"
+}
+
+# The security tax (issue 4): the hardened kernel against the baseline one (protections off), side by side in
+# one hyperfine invocation each, medians: a quick boot, and the Lua and SQLite scripts of bench/apps under
+# `kernite run` (the Lua script at BENCH_TAX_LUA_SCALE of its benchmark size, to keep make bench reasonable where
+# ring 0 is emulated). security_tax_X = hardened / baseline (1.02 = 2% dearer); goal <= 1.10 boot, <= 1.02 apps.
+figure_security_tax()
+{
+    local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-3} lua_scale=${BENCH_TAX_LUA_SCALE:-0.02}
+    local lua=$build/apps/bin/lua.stripped sqlite=$build/apps/bin/sqlite3.stripped template=$build/tests/programs/rootfs
+    local start_ns=$(date +%s%N)
+    if [[ -n $kvm_reason ]]; then
+        figure_null security_tax_boot "$kvm_reason"
+        figure_null security_tax_lua "$kvm_reason"
+        figure_null security_tax_sqlite "$kvm_reason"
+        return
+    fi
+    if measure tax-boot "$runs" "$(printf '%q ' "$kernite" run --vmm kvm --cmdline quick)" \
+        "$(printf '%q ' "$kernite" run --vmm kvm --kernel baseline --cmdline quick)"; then
+        json_set boot_hardened_median_ms "${medians[0]}"
+        json_set boot_baseline_median_ms "${medians[1]}"
+        json_set security_tax_boot "$(ratio boot_hardened_median_ms boot_baseline_median_ms)"
+    else
+        figure_null security_tax_boot "$sanity_error" error
+    fi
+    # tax_program KEY EXPECTED_STATUS PROGRAM ARGS...: hardened and baseline runs of one program, each side in its
+    # own rootfs copy. No separate sanity run (a SQLite run takes minutes where ring 0 is emulated): every timed
+    # run's exit status, from hyperfine's JSON, must be the expected one (Lua 0; SQL 1, its deliberate error).
+    tax_program()
+    {
+        local key=$1 expected=$2 program=$3 side
+        shift 3
+        if [[ ! -x $program || ! -d $template ]]; then
+            figure_null "security_tax_$key" "$program or $template is not built (targets apps, test-programs-rootfs)" error
+            return
+        fi
+        local commands=()
+        for side in hardened baseline; do
+            rm -rf "$tmp/root-$side"
+            cp -a "$template" "$tmp/root-$side"
+            commands+=("$(printf '%q ' "$kernite" run --vmm kvm --kernel "$side" --timeout 900 --rootfs "$tmp/root-$side" "$program" -- "$@")")
+        done
+        local json=$out_dir/hyperfine-tax-$key.json statuses
+        if ! hyperfine -N -i --style basic --warmup 0 --runs "$tax_runs" --export-json "$json" "${commands[@]}" >&2; then
+            figure_null "security_tax_$key" "hyperfine failed on the $key runs" error
+            return
+        fi
+        statuses=$(tr -d ' \n' <"$json" | grep -o '"exit_codes":\[[-0-9,]*\]' | grep -o '[-0-9]*' | sort -u | tr '\n' ' ')
+        if [[ $statuses != "$expected " ]]; then
+            figure_null "security_tax_$key" "the $key runs exited with status(es) $statuses, expected $expected" error
+            return
+        fi
+        mapfile -t medians < <(awk '/"median":/ { gsub(/[",]/, ""); printf "%.3f\n", $2 * 1000 }' "$json")
+        json_set "${key}_hardened_median_ms" "${medians[0]}"
+        json_set "${key}_baseline_median_ms" "${medians[1]}"
+        json_set "security_tax_$key" "$(ratio "${key}_hardened_median_ms" "${key}_baseline_median_ms")"
+    }
+    tax_program lua 0 "$lua" lua/test.lua "$lua_scale"
+    tax_program sqlite 1 "$sqlite" -batch -init /dev/null :memory: ".read sql/test.sql"
+    json_set security_tax_runs "$tax_runs"
+    json_set security_tax_lua_scale "$lua_scale"
+    json_set security_tax_seconds "$((($(date +%s%N) - start_ns) / 1000000000))"
+    row_goal "security tax: boot (quick), hardened / baseline" security_tax_boot "x" "<= 1.10" le 1.10
+    row_goal "security tax: Lua script x$lua_scale, hardened / baseline ($tax_runs runs)" security_tax_lua "x" "<= 1.02" le 1.02
+    row_goal "security tax: SQLite script, hardened / baseline ($tax_runs runs)" security_tax_sqlite "x" "<= 1.02" le 1.02
 }
 
 # Real programs natively and under Kernite (issue 3 item 7): bench/apps/run.sh prints `name value` lines
@@ -517,12 +630,11 @@ figure_isolation_syscall()
 }
 
 figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
-    figure_aslr figure_apps figure_heap figure_virtio_rng
-    figure_isolation_syscall)
-# BENCH_FIGURES="heap aslr": run only those figures (results.json then holds only them).
+    figure_aslr figure_apps figure_security_tax figure_heap figure_virtio_rng figure_isolation_syscall)
+# BENCH_FIGURES="heap figure_aslr": run only those figures (results.json then holds only them).
 if [[ -n ${BENCH_FIGURES:-} ]]; then
     figures=()
-    for name in $BENCH_FIGURES; do figures+=("figure_$name"); done
+    for name in $BENCH_FIGURES; do figures+=("figure_${name#figure_}"); done
 fi
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <kernel/demo.h>
 #include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
+#include <kernel/mm/aslr.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/heap_options.h>
 #include <kernel/mm/kernel_image.h>
@@ -132,6 +133,12 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
         // One line per randomized region, `layout <region> 0x<hex>` (DESIGN.md), on stderr for the host to read.
         char line[64];
         usize length = format(line, sizeof(line), "layout kernel 0x%lx\n", params->kernel_virt_base);
+        platform::console_write(abi::ConsoleStream::Stderr, line, length);
+        length = format(line, sizeof(line), "layout kernel-heap 0x%lx\n", mm::kernel_heap_start());
+        platform::console_write(abi::ConsoleStream::Stderr, line, length);
+        length = format(line, sizeof(line), "layout kernel-slab 0x%lx\n", mm::kernel_slab_start());
+        platform::console_write(abi::ConsoleStream::Stderr, line, length);
+        length = format(line, sizeof(line), "layout kernel-stack 0x%lx\n", mm::kernel_stacks_start());
         platform::console_write(abi::ConsoleStream::Stderr, line, length);
     }
     if (boot::cmdline_has(params->cmdline, "boot-timeline"))

@@ -22,6 +22,7 @@ packages=(
     busybox-static                       # a ready static program for differential tests
     dpkg-dev xz-utils                    # apps/: apt-get source and dpkg-source unpack Lua and SQLite at build time
     tcl                                  # apps/: SQLite's amalgamation is generated with tclsh
+    rng-tools5                           # tests/attacks: rngtest (FIPS 140-2) judges getrandom output
 )
 
 if [[ ${1:-} == --dev ]]; then

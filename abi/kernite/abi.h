@@ -233,6 +233,8 @@ enum class EventType : uint32_t {
     EntropyFailure,
     SegmentationFault, // a program touched memory it has no mapping for (and no handler took the signal)
     ArithmeticFault,   // a program's #DE / SIMD exception went unhandled
+    NullMapDenied,     // a program asked for a mapping below 64 KiB (mmap_min_addr): refused with EPERM, it goes on
+    ProgramKilled,     // a program died of a signal it did not handle that no other event explains (abort: SIGABRT)
     Count,
 };
 
@@ -258,6 +260,8 @@ constexpr char const* event_type_name(EventType type)
     case EventType::EntropyFailure: return "entropy-failure";
     case EventType::SegmentationFault: return "segmentation-fault";
     case EventType::ArithmeticFault: return "arithmetic-fault";
+    case EventType::NullMapDenied: return "null-map-denied";
+    case EventType::ProgramKilled: return "program-killed";
     case EventType::Count: break;
     }
     return nullptr;

@@ -14,6 +14,7 @@
 #include <heap/oscar_aliases.h>
 #include <kernel/debug/symbols.h>
 #include <kernel/lib/format.h>
+#include <kernel/mm/aslr.h>
 #include <kernel/mm/heap.h>
 #include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap_faults.h>
@@ -48,8 +49,10 @@ public:
     void* allocate_guarded(usize count) override
     {
         u64 length = count * page;
+        if (m_next == 0)
+            m_next = kernel_heap_start() + page; // the region's first page is the first block's lower guard
         if (count == 0 || count > heap_region_size / page
-            || m_next + length + page > kernel_heap_base + heap_region_size)
+            || m_next + length + page > kernel_heap_start() + heap_region_size)
             return nullptr;
         auto phys = allocate_frames(count);
         if (phys.is_error())
@@ -69,14 +72,14 @@ public:
 
     HeapFault classify(u64 address) const
     {
-        if (address >= slab_region_base && address < m_next_reserved) {
+        if (m_next_reserved != 0 && address >= kernel_slab_start() && address < m_next_reserved) {
             // Unmapped pages of the slab region: the rest of a slab's 64 KiB chunk after its last page, or a
             // released slab. An access there runs off a slab (or uses memory the heap gave back).
             return kernel_address_space().translate(address).is_error() ? HeapFault::Guard : HeapFault::None;
         }
-        if (address < kernel_heap_base || address >= m_next)
+        if (m_next == 0 || address < kernel_heap_start() || address >= m_next)
             return HeapFault::None;
-        u64 index = (address - kernel_heap_base) / page;
+        u64 index = (address - kernel_heap_start()) / page;
         if (index >= tracked_pages)
             return HeapFault::None;
         if (!(m_block_pages[index / 64] & (1ull << (index % 64))))
@@ -85,11 +88,14 @@ public:
         return kernel_address_space().translate(address).is_error() ? HeapFault::Freed : HeapFault::None;
     }
 
-    // The slab region and the descriptor array: address space from a cursor in the upper half of the heap region.
+    // The slab region and the descriptor array: address space from a cursor in the slab region, which starts at a
+    // random base (kernel/mm/aslr.h) chosen after this object is constructed.
     void* reserve(usize bytes) override
     {
         u64 length = (bytes + page - 1) & ~(page - 1);
-        if (length > slab_region_end - m_next_reserved)
+        if (m_next_reserved == 0)
+            m_next_reserved = kernel_slab_start();
+        if (length > kernel_slab_start() + kernel_slab_region_size - m_next_reserved)
             return nullptr;
         u64 virt = m_next_reserved;
         m_next_reserved += length + page; // an unmapped page between reservations
@@ -139,24 +145,24 @@ private:
     static constexpr u64 tracked_pages = (1ull << 30) / page;
     void mark_block_page(u64 virt)
     {
-        u64 index = (virt - kernel_heap_base) / page;
+        u64 index = (virt - kernel_heap_start()) / page;
         if (index < tracked_pages)
             m_block_pages[index / 64] |= 1ull << (index % 64);
     }
 
-    // The heap region's lower half holds large blocks, the upper half the slab region (libs/heap reserves it).
-    static constexpr u64 heap_region_size = (device_mmio_base - kernel_heap_base) / 2;
-    static constexpr u64 slab_region_base = kernel_heap_base + heap_region_size;
-    static constexpr u64 slab_region_end = slab_region_base + heap_region_size / 2;
+    // Both regions start at random bases chosen at boot (kernel/mm/aslr.h), after this object is constructed:
+    // 0 until first use. The large-block region lies in the lower half of the heap window, the slab region in the
+    // third quarter.
+    static constexpr u64 heap_region_size = kernel_heap_region_size;
+    u64 m_next { 0 };
+    u64 m_next_reserved { 0 };
 
 public:
-    // The last quarter: OSCAR aliases (heap=oscar), addresses never reused.
-    static constexpr u64 alias_region_base = slab_region_end;
+    // The last quarter: OSCAR aliases (heap=oscar), addresses never reused (not randomized: see the docs).
+    static constexpr u64 alias_region_base = kernel_alias_window_base;
     static constexpr u64 alias_region_size = device_mmio_base - alias_region_base;
 
 private:
-    u64 m_next { kernel_heap_base + page }; // the region's first page is the first block's lower guard
-    u64 m_next_reserved { slab_region_base };
     u64 m_block_pages[tracked_pages / 64] {};
 };
 

@@ -1,6 +1,8 @@
 #include <arch/x86_64/cpu.h>
 #include <arch/x86_64/interrupts_disabled.h>
+#include <kernel/boot/cmdline.h>
 #include <kernel/lib/log.h>
+#include <kernel/mm/aslr.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
 #include <pmm/physical_memory.h>
@@ -20,9 +22,11 @@ u64 g_image_phys_start;
 u64 g_image_size;
 bool g_sealed;
 
-// Stacks are carved from a dedicated virtual region in fixed slots: [guard page][up to 31 pages of stack].
+// Stacks are carved from a dedicated virtual region in fixed slots: [guard page][up to 31 pages of stack], from a
+// base randomized per boot (kernel/mm/aslr.h).
 constexpr u64 stack_slot_size = 32 * paging::page_size;
 constexpr u64 stack_slot_count = 4096;
+static_assert(stack_slot_size * stack_slot_count == kernel_stacks_region_size);
 u64 g_next_stack_slot;
 
 // Relocation self-check: this pointer is stored in data and relocated by early boot like any other.
@@ -58,6 +62,10 @@ void initialize(BootParams& params)
     VERIFY(reinterpret_cast<u64>(__kernel_start) == params.kernel_virt_base);
     VERIFY(arch::read_msr(arch::msr_efer) & arch::efer_nxe);
     VERIFY(arch::read_cr0() & arch::cr0_wp);
+
+    // Early boot seeded the generator: the heap's and the stacks' regions get their random bases now, before
+    // the first kernel thread or heap block exists.
+    randomize_kernel_regions(!boot::cmdline_has(params.cmdline, "no-aslr"));
 }
 
 KernelAddressSpace& kernel_address_space() { return g_space; }
@@ -108,7 +116,7 @@ ErrorOr<KernelStack> allocate_stack(u64 pages)
     arch::InterruptsDisabled guard;
     if (g_next_stack_slot >= stack_slot_count)
         return Error::from_errno(ENOMEM, "out of kernel stack slots");
-    u64 slot = kernel_stacks_base + g_next_stack_slot * stack_slot_size;
+    u64 slot = kernel_stacks_start() + g_next_stack_slot * stack_slot_size;
     u64 top = slot + stack_slot_size;
     u64 bottom = top - pages * paging::page_size;
     // One contiguous run of frames, mapped in one batch: a page at a time cost ~0.3 ms per page where guest
@@ -143,7 +151,8 @@ bool is_stack_guard(u64 address)
         return true;
     if (image::contains(__ist_stacks_start, __ist_stacks_end, address))
         return (address - reinterpret_cast<u64>(__ist_stacks_start)) % image::ist_slot_size < image::ist_guard_size;
-    if (address < kernel_stacks_base || address >= kernel_stacks_base + stack_slot_count * stack_slot_size)
+    u64 start = kernel_stacks_start();
+    if (address < start || address >= start + stack_slot_count * stack_slot_size)
         return false;
     // Any unmapped page of a slot below its stack is guard; the slot's first page always is.
     auto translation = g_space.translate(ktl::align_down(address, paging::page_size));

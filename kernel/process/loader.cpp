@@ -11,6 +11,7 @@
 #include <kernel/process/memory.h>
 #include <kernel/process/output.h>
 #include <kernel/process/process.h>
+#include <kernel/process/program_symbols.h>
 #include <kernel/process/signals.h>
 #include <kernel/process/user_faults.h>
 #include <kernel/sched/scheduler.h>
@@ -140,6 +141,7 @@ void run_program(BootParams const& params)
     }
     if (auto applied = exec::apply_load_bias(plan, bias); applied.is_error())
         refuse(program_name, applied.error().reason());
+    set_program_image(program.data, program.size, bias);
 
     if (auto result = memory::initialize(bias, plan.span_end, aslr); result.is_error())
         refuse("cannot lay out the program's memory", result.error().reason());

@@ -33,7 +33,10 @@ void report(abi::EventType type, char const* message, EventDetails const& detail
         event.flags |= abi::EventHasRip;
         event.rip = details.rip;
         char symbol[abi::event_symbol_size];
-        if (debug::symbolize(details.rip, symbol, sizeof(symbol))) {
+        if (details.symbol && details.symbol[0]) {
+            event.flags |= abi::EventHasSymbol;
+            copy_string(event.symbol, sizeof(event.symbol), details.symbol);
+        } else if (debug::symbolize(details.rip, symbol, sizeof(symbol))) {
             event.flags |= abi::EventHasSymbol;
             copy_string(event.symbol, sizeof(event.symbol), symbol);
         }

@@ -12,6 +12,7 @@ struct EventDetails {
     u64 addr { 0 };
     bool has_rip { false };
     bool has_addr { false };
+    char const* symbol { nullptr }; // a program's symbol for rip (process/program_symbols.h); else the kernel's
 };
 
 // Reports the event (host side: JSON in --events, a line on stderr) and goes on.

@@ -26,7 +26,7 @@ constexpr u64 known_map_flags = map_type | map_fixed | map_anonymous | map_grows
     | map_fixed_noreplace;
 constexpr u64 madv_dontneed = 4, madv_free = 8, madv_remove = 9;
 
-// A W^X refusal becomes an event the operator sees; other errors are plain errnos.
+// A W^X refusal or a mapping below 64 KiB becomes an event the operator sees; other errors are plain errnos.
 template<typename T>
 ErrorOr<T> report_wx(ErrorOr<T>&& result, char const* call, u64 address, u32 prot, u64 rip)
 {
@@ -36,6 +36,13 @@ ErrorOr<T> report_wx(ErrorOr<T>&& result, char const* call, u64 address, u32 pro
             (prot & 2) ? "W" : "-", (prot & 4) ? "X" : "-", result.error().reason());
         security::EventDetails details { rip, address, true, true };
         security::report(abi::EventType::WxPolicyDenied, message, details);
+    } else if (result.is_error() && result.error().code() == EPERM && address < vma::minimum_user_address) {
+        // A mapping of the null-pointer guard (mmap_min_addr): the classic first step to exploit a NULL
+        // dereference, so the operator hears of it.
+        char message[abi::event_message_size];
+        format(message, sizeof(message), "%s at 0x%lx refused: %s", call, address, result.error().reason());
+        security::EventDetails details { rip, address, true, true };
+        security::report(abi::EventType::NullMapDenied, message, details);
     }
     return std::move(result);
 }

@@ -13,6 +13,8 @@
 #   --reject-output REGEX   no line of stdout+stderr matches; repeatable
 #   --expect-event TYPE     the --events file has a JSON line with "type":"TYPE" and a non-empty "boot_id"
 #   --armed NAME            the line "crashtest: NAME armed" appears, before any line naming the expected event
+#   --attack NAME           the same for a program's attack (tests/attacks): the line "attack: NAME armed"
+#   --expect-symbol REGEX   an event of the (first) --expect-event type has a "symbol" matching ^REGEX
 #   --malformed KIND        pass `--kernel TMP/image`, a copy of --source-image broken by make-malformed.sh KIND
 #   --source-image PATH     the real image --malformed starts from
 #   --require PATH          fail (not skip) unless PATH exists: a prerequisite that `make build` makes
@@ -41,6 +43,8 @@ reject_output=(
 )
 expect_events=()
 armed=""
+armed_prefix=crashtest
+expect_symbol=""
 malformed=""
 source_image=""
 requires=()
@@ -63,7 +67,9 @@ while [[ $# -gt 0 ]]; do
     --expect-output) expect_output+=("$2"); shift 2 ;;
     --reject-output) reject_output+=("$2"); shift 2 ;;
     --expect-event) expect_events+=("$2"); shift 2 ;;
-    --armed) armed=$2; shift 2 ;;
+    --armed) armed=$2; armed_prefix=crashtest; shift 2 ;;
+    --attack) armed=$2; armed_prefix=attack; shift 2 ;;
+    --expect-symbol) expect_symbol=$2; shift 2 ;;
     --malformed) malformed=$2; shift 2 ;;
     --source-image) source_image=$2; shift 2 ;;
     --require) requires+=("$2"); shift 2 ;;
@@ -180,9 +186,9 @@ for regex in "${reject_output[@]}"; do
 done
 
 if [[ -n $armed ]]; then
-    armed_line=$(grep -nEm1 -- "crashtest: $armed armed([^A-Za-z0-9_]|$)" "$out_combined" | cut -d: -f1 || true)
+    armed_line=$(grep -nEm1 -- "$armed_prefix: $armed armed([^A-Za-z0-9_]|$)" "$out_combined" | cut -d: -f1 || true)
     if [[ -z $armed_line ]]; then
-        failed "the line 'crashtest: $armed armed' never appeared: the kernel stopped before the attack point"
+        failed "the line '$armed_prefix: $armed armed' never appeared: it stopped before the attack point"
     else
         for type in "${expect_events[@]}"; do
             first=$(grep -nFm1 -- "$type" "$out_combined" | cut -d: -f1 || true)
@@ -206,6 +212,10 @@ if [[ ${#expect_events[@]} -gt 0 ]]; then
                 failed "no event with \"type\":\"$type\" and a non-empty \"boot_id\" in the events file"
             fi
         done
+        if [[ -n $expect_symbol ]] && ! grep -E "\"type\"[[:space:]]*:[[:space:]]*\"${expect_events[0]}\"" "$events" |
+            grep -Eq "\"symbol\"[[:space:]]*:[[:space:]]*\"$expect_symbol"; then
+            failed "no \"${expect_events[0]}\" event with a \"symbol\" matching /^$expect_symbol/"
+        fi
     fi
 fi
 
