@@ -76,6 +76,23 @@ inline bool reads_in_pieces(OpenFile const& file)
     return file.kind() == OpenFile::Kind::Regular || file.kind() == OpenFile::Kind::Generated;
 }
 
+// Lets `fill(buffer)` write into a kernel buffer of `size` (> 0) bytes and return how many it wrote, then copies
+// those to the program at `address` and returns the count: getcwd, readlink, getdents64.
+template<typename Fill>
+ErrorOr<u64> fill_and_copy_out(u64 address, usize size, Fill fill)
+{
+    auto* buffer = static_cast<u8*>(ktl::allocate(size));
+    if (!buffer)
+        return Error::from_errno(ENOMEM, "out of memory for a kernel buffer");
+    auto filled = fill(buffer);
+    ErrorOr<u64> result = filled.is_error() ? ErrorOr<u64>(filled.release_error()) : ErrorOr<u64>(filled.value());
+    if (!result.is_error())
+        if (auto copied = copy_to_user(address, buffer, result.value()); copied.is_error())
+            result = copied.release_error();
+    ktl::deallocate(buffer);
+    return result;
+}
+
 // read(2)/write(2) between a file (at its offset, with blocking semantics) and program memory.
 ErrorOr<usize> read_to_user(OpenFile& file, u64 address, usize length);
 ErrorOr<usize> write_from_user(OpenFile& file, u64 address, usize length);

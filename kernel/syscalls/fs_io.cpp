@@ -128,16 +128,8 @@ Result sys_getdents64(Arguments& arguments)
     // Records are built in a kernel buffer and copied out at once; 64 KiB per call is plenty (glibc asks 32 KiB).
     constexpr usize max_chunk = 64 * 1024;
     usize capacity = arguments.a2 < max_chunk ? arguments.a2 : max_chunk;
-    auto* buffer = static_cast<u8*>(ktl::allocate(capacity ? capacity : 1));
-    if (!buffer)
-        return Error::from_errno(ENOMEM, "out of memory");
-    auto used = file->getdents64(buffer, capacity);
-    ErrorOr<u64> result = used.is_error() ? ErrorOr<u64>(used.release_error()) : ErrorOr<u64>(used.value());
-    if (!result.is_error())
-        if (auto copied = copy_to_user(arguments.a1, buffer, used.value()); copied.is_error())
-            result = copied.release_error();
-    ktl::deallocate(buffer);
-    return result;
+    return fill_and_copy_out(arguments.a1, capacity ? capacity : 1,
+        [&](u8* buffer) { return file->getdents64(buffer, capacity); });
 }
 
 Result sys_ftruncate(Arguments& arguments)

@@ -66,16 +66,9 @@ ErrorOr<u64> readlink_at(int dirfd, u64 user_path, u64 buffer, u64 size)
     TRY(path.copy_in(user_path));
     Inode* start = TRY(start_for(dirfd, path.get()));
     usize capacity = size < lx::path_max ? size : lx::path_max;
-    auto* target = static_cast<char*>(ktl::allocate(capacity));
-    if (!target)
-        return Error::from_errno(ENOMEM, "out of memory");
-    auto length = fs::tree().readlink(start, path.get(), target, capacity);
-    ErrorOr<u64> result = length.is_error() ? ErrorOr<u64>(length.release_error()) : ErrorOr<u64>(length.value());
-    if (!result.is_error())
-        if (auto copied = copy_to_user(buffer, target, length.value()); copied.is_error())
-            result = copied.release_error();
-    ktl::deallocate(target);
-    return result;
+    return fill_and_copy_out(buffer, capacity, [&](u8* target) {
+        return fs::tree().readlink(start, path.get(), reinterpret_cast<char*>(target), capacity);
+    });
 }
 
 ErrorOr<u64> mkdir_at(int dirfd, u64 user_path, u64 mode)
@@ -237,16 +230,9 @@ Result sys_getcwd(Arguments& arguments)
     usize size = arguments.a1 < lx::path_max ? arguments.a1 : lx::path_max;
     if (size == 0)
         return Error::from_errno(ERANGE, "getcwd buffer of 0 bytes");
-    auto* buffer = static_cast<char*>(ktl::allocate(size));
-    if (!buffer)
-        return Error::from_errno(ENOMEM, "out of memory");
-    auto length = fs::tree().absolute_path(&fs::cwd(), buffer, size);
-    ErrorOr<u64> result = length.is_error() ? ErrorOr<u64>(length.release_error()) : ErrorOr<u64>(length.value());
-    if (!result.is_error())
-        if (auto copied = copy_to_user(arguments.a0, buffer, length.value()); copied.is_error())
-            result = copied.release_error();
-    ktl::deallocate(buffer);
-    return result;
+    return fill_and_copy_out(arguments.a0, size, [&](u8* buffer) {
+        return fs::tree().absolute_path(&fs::cwd(), reinterpret_cast<char*>(buffer), size);
+    });
 }
 
 Result sys_chdir(Arguments& arguments)
