@@ -26,7 +26,8 @@ ErrorOr<u64> vector_io(int fd, u64 vectors, u64 count, bool write)
         auto vector = TRY(UserPtr<IoVector>(vectors).element(i).read());
         if (vector.length == 0)
             continue;
-        auto done = write ? write_from_user(*file, vector.base, vector.length) : read_to_user(*file, vector.base, vector.length);
+        auto done = write ? write_from_user(*file, vector.base, vector.length)
+                          : read_to_user(*file, vector.base, vector.length);
         if (done.is_error()) {
             if (total)
                 return total;
@@ -188,7 +189,8 @@ Result sys_sendfile(Arguments& arguments)
     }
     i64 read_bytes = 0;
     auto moved = in_pieces(arguments.a3, !reads_in_pieces(*in), [&](u8* bounce, usize, usize want) -> ErrorOr<usize> {
-        usize got = explicit_offset ? TRY(in->pread(bounce, want, offset + read_bytes)) : TRY(fs::read(*in, bounce, want));
+        usize got
+            = explicit_offset ? TRY(in->pread(bounce, want, offset + read_bytes)) : TRY(fs::read(*in, bounce, want));
         read_bytes += static_cast<i64>(got);
         if (got == 0)
             return usize(0);
@@ -199,7 +201,10 @@ Result sys_sendfile(Arguments& arguments)
     return static_cast<u64>(TRY(moved));
 }
 
-Result sys_copy_file_range(Arguments&) { return Error::from_errno(ENOSYS, "copy_file_range: programs fall back to read and write"); }
+Result sys_copy_file_range(Arguments&)
+{
+    return Error::from_errno(ENOSYS, "copy_file_range: programs fall back to read and write");
+}
 
 Result sys_dup(Arguments& arguments)
 {
@@ -238,12 +243,12 @@ Result sys_fcntl(Arguments& arguments)
         TRY(copy_to_user(arguments.a2, &unlocked, sizeof(unlocked)));
         return u64(0);
     }
-    case 6:                                  // F_SETLK
-    case 7:                                  // F_SETLKW
-    case 36:                                 // F_OFD_GETLK... F_OFD_SETLKW: granted (no other process contends)
+    case 6:  // F_SETLK
+    case 7:  // F_SETLKW
+    case 36: // F_OFD_GETLK... F_OFD_SETLKW: granted (no other process contends)
     case 37:
     case 38: return u64(0);
-    case 1031:                               // F_SETPIPE_SZ: the size stays the default
+    case 1031:                                // F_SETPIPE_SZ: the size stays the default
     case 1032: return u64(lx::pipe_capacity); // F_GETPIPE_SZ
     default: return Error::from_errno(EINVAL, "fcntl command not supported");
     }

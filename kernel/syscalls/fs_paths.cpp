@@ -66,9 +66,8 @@ ErrorOr<u64> readlink_at(int dirfd, u64 user_path, u64 buffer, u64 size)
     TRY(path.copy_in(user_path));
     Inode* start = TRY(start_for(dirfd, path.get()));
     usize capacity = size < lx::path_max ? size : lx::path_max;
-    return fill_and_copy_out(buffer, capacity, [&](u8* target) {
-        return fs::tree().readlink(start, path.get(), reinterpret_cast<char*>(target), capacity);
-    });
+    return fill_and_copy_out(buffer, capacity,
+        [&](u8* target) { return fs::tree().readlink(start, path.get(), reinterpret_cast<char*>(target), capacity); });
 }
 
 ErrorOr<u64> mkdir_at(int dirfd, u64 user_path, u64 mode)
@@ -166,15 +165,15 @@ ErrorOr<u64> chown_at(int dirfd, u64 user_path, u64 uid, u64 gid, u64 flags)
 ErrorOr<u64> write_statfs(u64 address)
 {
     u64 buffer[15] {};
-    buffer[0] = 0x858458f6;        // f_type: RAMFS_MAGIC
-    buffer[1] = 4096;              // f_bsize
-    buffer[2] = 1 << 20;           // f_blocks (nominal)
-    buffer[3] = 1 << 19;           // f_bfree
-    buffer[4] = 1 << 19;           // f_bavail
-    buffer[5] = 1 << 20;           // f_files
-    buffer[6] = 1 << 19;           // f_ffree
-    buffer[8] = lx::name_max;   // f_namelen
-    buffer[9] = 4096;              // f_frsize
+    buffer[0] = 0x858458f6;   // f_type: RAMFS_MAGIC
+    buffer[1] = 4096;         // f_bsize
+    buffer[2] = 1 << 20;      // f_blocks (nominal)
+    buffer[3] = 1 << 19;      // f_bfree
+    buffer[4] = 1 << 19;      // f_bavail
+    buffer[5] = 1 << 20;      // f_files
+    buffer[6] = 1 << 19;      // f_ffree
+    buffer[8] = lx::name_max; // f_namelen
+    buffer[9] = 4096;         // f_frsize
     TRY(copy_to_user(address, buffer, 120));
     return u64(0);
 }
@@ -192,7 +191,10 @@ Result sys_creat(Arguments& arguments)
 }
 
 Result sys_stat(Arguments& arguments) { return stat_at(at_fdcwd, arguments.a0, arguments.a1, 0); }
-Result sys_lstat(Arguments& arguments) { return stat_at(at_fdcwd, arguments.a0, arguments.a1, lx::at_symlink_nofollow); }
+Result sys_lstat(Arguments& arguments)
+{
+    return stat_at(at_fdcwd, arguments.a0, arguments.a1, lx::at_symlink_nofollow);
+}
 Result sys_newfstatat(Arguments& arguments)
 {
     return stat_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2, arguments.a3);
@@ -203,15 +205,18 @@ Result sys_statx(Arguments& arguments)
     fs::FsLock lock;
     UserPath path;
     TRY(path.copy_in(arguments.a1));
-    Inode* inode = TRY(inode_at(static_cast<int>(arguments.a0), path, !(arguments.a2 & lx::at_symlink_nofollow),
-        arguments.a2));
+    Inode* inode
+        = TRY(inode_at(static_cast<int>(arguments.a0), path, !(arguments.a2 & lx::at_symlink_nofollow), arguments.a2));
     auto statx = TRY(inode->statx(static_cast<u32>(arguments.a3)));
     TRY(UserPtr<lx::LinuxStatx>(arguments.a4).write(statx));
     return u64(0);
 }
 
 Result sys_access(Arguments& arguments) { return access_at(at_fdcwd, arguments.a0, arguments.a1, 0); }
-Result sys_faccessat(Arguments& arguments) { return access_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2, 0); }
+Result sys_faccessat(Arguments& arguments)
+{
+    return access_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2, 0);
+}
 Result sys_faccessat2(Arguments& arguments)
 {
     return access_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2, arguments.a3);
@@ -230,9 +235,8 @@ Result sys_getcwd(Arguments& arguments)
     usize size = arguments.a1 < lx::path_max ? arguments.a1 : lx::path_max;
     if (size == 0)
         return Error::from_errno(ERANGE, "getcwd buffer of 0 bytes");
-    return fill_and_copy_out(arguments.a0, size, [&](u8* buffer) {
-        return fs::tree().absolute_path(&fs::cwd(), reinterpret_cast<char*>(buffer), size);
-    });
+    return fill_and_copy_out(arguments.a0, size,
+        [&](u8* buffer) { return fs::tree().absolute_path(&fs::cwd(), reinterpret_cast<char*>(buffer), size); });
 }
 
 Result sys_chdir(Arguments& arguments)
@@ -258,10 +262,16 @@ Result sys_fchdir(Arguments& arguments)
 }
 
 Result sys_mkdir(Arguments& arguments) { return mkdir_at(at_fdcwd, arguments.a0, arguments.a1); }
-Result sys_mkdirat(Arguments& arguments) { return mkdir_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2); }
+Result sys_mkdirat(Arguments& arguments)
+{
+    return mkdir_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2);
+}
 Result sys_rmdir(Arguments& arguments) { return unlink_at(at_fdcwd, arguments.a0, lx::at_removedir); }
 Result sys_unlink(Arguments& arguments) { return unlink_at(at_fdcwd, arguments.a0, 0); }
-Result sys_unlinkat(Arguments& arguments) { return unlink_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2); }
+Result sys_unlinkat(Arguments& arguments)
+{
+    return unlink_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2);
+}
 Result sys_rename(Arguments& arguments) { return rename_at(at_fdcwd, arguments.a0, at_fdcwd, arguments.a1, 0); }
 Result sys_renameat(Arguments& arguments)
 {
@@ -269,15 +279,20 @@ Result sys_renameat(Arguments& arguments)
 }
 Result sys_renameat2(Arguments& arguments)
 {
-    return rename_at(static_cast<int>(arguments.a0), arguments.a1, static_cast<int>(arguments.a2), arguments.a3, arguments.a4);
+    return rename_at(static_cast<int>(arguments.a0), arguments.a1, static_cast<int>(arguments.a2), arguments.a3,
+        arguments.a4);
 }
 Result sys_link(Arguments& arguments) { return link_at(at_fdcwd, arguments.a0, at_fdcwd, arguments.a1, 0); }
 Result sys_linkat(Arguments& arguments)
 {
-    return link_at(static_cast<int>(arguments.a0), arguments.a1, static_cast<int>(arguments.a2), arguments.a3, arguments.a4);
+    return link_at(static_cast<int>(arguments.a0), arguments.a1, static_cast<int>(arguments.a2), arguments.a3,
+        arguments.a4);
 }
 Result sys_symlink(Arguments& arguments) { return symlink_at(arguments.a0, at_fdcwd, arguments.a1); }
-Result sys_symlinkat(Arguments& arguments) { return symlink_at(arguments.a0, static_cast<int>(arguments.a1), arguments.a2); }
+Result sys_symlinkat(Arguments& arguments)
+{
+    return symlink_at(arguments.a0, static_cast<int>(arguments.a1), arguments.a2);
+}
 
 Result sys_truncate(Arguments& arguments)
 {
@@ -289,7 +304,10 @@ Result sys_truncate(Arguments& arguments)
 }
 
 Result sys_chmod(Arguments& arguments) { return chmod_at(at_fdcwd, arguments.a0, arguments.a1); }
-Result sys_fchmodat(Arguments& arguments) { return chmod_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2); }
+Result sys_fchmodat(Arguments& arguments)
+{
+    return chmod_at(static_cast<int>(arguments.a0), arguments.a1, arguments.a2);
+}
 Result sys_fchmod(Arguments& arguments)
 {
     fs::FsLock lock;
@@ -328,8 +346,8 @@ Result sys_utimensat(Arguments& arguments)
     } else {
         UserPath path;
         TRY(path.copy_in(arguments.a1));
-        inode = TRY(inode_at(static_cast<int>(arguments.a0), path, !(arguments.a3 & lx::at_symlink_nofollow),
-            arguments.a3));
+        inode = TRY(
+            inode_at(static_cast<int>(arguments.a0), path, !(arguments.a3 & lx::at_symlink_nofollow), arguments.a3));
     }
     TRY(fs::tree().set_inode_times(*inode, requested));
     return u64(0);

@@ -173,7 +173,8 @@ Result sys_pipe2(Arguments& arguments)
     bool cloexec = arguments.a1 & lx::o_cloexec;
     auto& table = fs::fds();
     auto read_fd = table.install(*ends.read_end, cloexec);
-    auto write_fd = read_fd.is_error() ? ErrorOr<int>(Error::from_errno(EMFILE, "no fd")) : table.install(*ends.write_end, cloexec);
+    auto write_fd = read_fd.is_error() ? ErrorOr<int>(Error::from_errno(EMFILE, "no fd"))
+                                       : table.install(*ends.write_end, cloexec);
     ends.read_end->unref(); // the table holds its own references
     ends.write_end->unref();
     if (read_fd.is_error())
@@ -220,7 +221,8 @@ Result sys_select(Arguments& arguments)
         auto value = TRY(UserPtr<Timeval>(arguments.a4).read());
         if (value.seconds < 0 || value.microseconds < 0)
             return Error::from_errno(EINVAL, "bad timeout");
-        deadline = deadline_after_ns(static_cast<u64>(value.seconds) * 1'000'000'000 + static_cast<u64>(value.microseconds) * 1000);
+        deadline = deadline_after_ns(
+            static_cast<u64>(value.seconds) * 1'000'000'000 + static_cast<u64>(value.microseconds) * 1000);
     }
     return select_common(static_cast<int>(arguments.a0), arguments.a1, arguments.a2, arguments.a3, deadline);
 }
