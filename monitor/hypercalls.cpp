@@ -3,12 +3,16 @@
 #include "exit_status.h"
 #include "io.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
+
+#include <poll.h>
+#include <unistd.h>
 
 namespace kernite::monitor {
 
@@ -235,6 +239,45 @@ HypercallOutcome handle_output(HypercallContext& context, u64 gpa)
     return write_back(context.memory, gpa + offsetof(abi::HcOutput, result), -static_cast<i64>(error));
 }
 
+// HcInput (abi.h): one read of the host's stdin, after a poll() bounded by the (capped) wait. The bytes go into a
+// host buffer first and then into the checked guest range; nothing is read before the request is validated.
+HypercallOutcome handle_input(HypercallContext& context, u64 gpa)
+{
+    auto request = copy_request<abi::HcInput>(context.memory, gpa);
+    if (!request)
+        return fatal(bad_request("input", gpa, "request is unaligned or outside guest memory"));
+    if (request->capacity == 0 || request->capacity > abi::input_max_length)
+        return fatal(bad_request("input", gpa, "capacity is 0 or exceeds input_max_length"));
+    if (request->reserved != 0)
+        return fatal(bad_request("input", gpa, "reserved field is not 0"));
+    if (!context.memory.contains(request->buffer_gpa, request->capacity))
+        return fatal(bad_request("input", gpa, "buffer lies outside guest memory"));
+    u64 const wait_ns = std::min<u64>(request->wait_ns, abi::input_max_wait_ns);
+    pollfd poll_fd { context.stdin_fd, POLLIN, 0 };
+    int const ready = poll(&poll_fd, 1, static_cast<int>((wait_ns + 999'999) / 1'000'000));
+    if (ready < 0 && errno != EINTR)
+        request->result = -static_cast<i64>(errno);
+    else if (ready <= 0)
+        request->result = -EAGAIN; // nothing yet (or a signal, e.g. the timeout timer: the caller checks it)
+    else if (poll_fd.revents & POLLNVAL)
+        request->result = 0; // no stdin at all reads as end of file
+    else {
+        if (!context.input_buffer)
+            context.input_buffer = std::make_unique_for_overwrite<u8[]>(abi::input_max_length);
+        ssize_t got = -1;
+        do
+            got = read(context.stdin_fd, context.input_buffer.get(), request->capacity);
+        while (got < 0 && errno == EINTR);
+        if (got < 0)
+            request->result = errno == EWOULDBLOCK ? -EAGAIN : -static_cast<i64>(errno);
+        else if (got > 0 && !context.memory.write_bytes(request->buffer_gpa, context.input_buffer.get(), static_cast<usize>(got)))
+            return fatal(bad_request("input", gpa, "buffer lies outside guest memory"));
+        else
+            request->result = got;
+    }
+    return write_back(context.memory, gpa + offsetof(abi::HcInput, result), request->result);
+}
+
 } // namespace
 
 HypercallOutcome handle_hypercall(HypercallContext& context, u16 port, u32 request_gpa)
@@ -246,6 +289,7 @@ HypercallOutcome handle_hypercall(HypercallContext& context, u16 port, u32 reque
     case abi::Hypercall::Entropy: return handle_entropy(context, request_gpa);
     case abi::Hypercall::Event: return handle_event(context, request_gpa);
     case abi::Hypercall::Output: return handle_output(context, request_gpa);
+    case abi::Hypercall::Input: return handle_input(context, request_gpa);
     case abi::Hypercall::Count: break;
     }
     return fatal("unknown hypercall port");

@@ -32,6 +32,9 @@ struct HypercallContext {
     int stderr_fd;
     // Output's copy of the guest's records (abi::output_max_length bytes, allocated on first use).
     std::unique_ptr<u8[]> output_buffer {};
+    // Input's source: the host's stdin (main() makes sure fd 0 is open, /dev/null when it was closed).
+    int stdin_fd { 0 };
+    std::unique_ptr<u8[]> input_buffer {}; // abi::input_max_length bytes, allocated on first use
 };
 
 // What a failed write of the program's output does. EPIPE (the reader of kernite's stdout or stderr went away)

@@ -4,8 +4,11 @@
 #include "io.h"
 #include "run.h"
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+
+#include <fcntl.h>
 
 using namespace kernite::monitor;
 
@@ -14,6 +17,13 @@ int main(int argc, char** argv)
     // A closed stdout (the reader of `kernite run | ...` went away) must not kill the VM: console writes then fail
     // with EPIPE, which the guest sees as its write's result.
     std::signal(SIGPIPE, SIG_IGN);
+    // `kernite run <&-`: a closed standard stream would be reused by the next open() (/dev/kvm, the image) and the
+    // program's stdin (Hypercall::Input) would read that file. Closed ones become /dev/null first: a closed stdin
+    // reads as end of file, as on Linux where the program would get EBADF or EOF, never another file.
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+            return exit_status_cannot_start;
+    }
     auto command = parse_command_line(argc, argv);
     if (!command.ok()) {
         report_error(command.error());

@@ -11,6 +11,7 @@ namespace kernite::platform {
 namespace monitor {
 void console_write(abi::ConsoleStream, char const*, usize);
 void output_write(u8 const*, usize);
+i64 input_read(u8*, usize, u64);
 void report_event(abi::SecurityEvent const&);
 [[noreturn]] void exit(int, abi::ExitReason);
 usize host_entropy(u8*, usize);
@@ -19,6 +20,7 @@ u64 host_realtime_ns();
 namespace pvh {
 void console_write(abi::ConsoleStream, char const*, usize);
 void output_write(u8 const*, usize);
+i64 input_read(u8*, usize, u64);
 void report_event(abi::SecurityEvent const&);
 [[noreturn]] void exit(int, abi::ExitReason);
 u64 cmos_realtime_ns();
@@ -53,6 +55,13 @@ void output_write(u8 const* records, usize length)
         monitor::output_write(records, length);
     else
         pvh::output_write(records, length);
+}
+
+i64 input_read(u8* buffer, usize capacity, u64 wait_ns)
+{
+    if (g_protocol == BootProtocol::Monitor)
+        return monitor::input_read(buffer, capacity, wait_ns);
+    return pvh::input_read(buffer, capacity, wait_ns);
 }
 
 void report_event(abi::SecurityEvent const& event)

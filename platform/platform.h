@@ -23,6 +23,12 @@ void console_write(abi::ConsoleStream, char const* data, usize length);
 // must live in the kernel image (physically contiguous).
 void output_write(u8 const* records, usize length);
 
+// Up to `capacity` (<= abi::input_max_length) bytes of the host's standard input for the program's fd 0, waiting
+// at most `wait_ns` for them: the count (> 0), 0 at end of file, -EAGAIN when none arrived in time, other -errno.
+// One hypercall on the Kernite monitor (abi::HcInput); under PVH always 0 (the QEMU backend refuses a
+// non-empty stdin). The buffer must live in the kernel image (physically contiguous).
+i64 input_read(u8* buffer, usize capacity, u64 wait_ns);
+
 // Reports a security event to the host (abi::SecurityEvent).
 void report_event(abi::SecurityEvent const&);
 

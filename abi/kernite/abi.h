@@ -15,7 +15,7 @@
 namespace kernite::abi {
 
 inline constexpr uint32_t abi_version_major = 1;
-inline constexpr uint32_t abi_version_minor = 0;
+inline constexpr uint32_t abi_version_minor = 1; // 1: Hypercall::Input
 
 // ---------------------------------------------------------------------------------------------------------
 // Boot: direct 64-bit entry from the Kernite monitor.
@@ -146,7 +146,8 @@ enum class Hypercall : uint16_t {
     Entropy = 3, // HcEntropy: fresh bytes from the host's getrandom()
     Event = 4,   // HcEvent: report a security event
     Output = 5,  // HcOutput: the program's buffered stdout/stderr, several writes per exit, in order
-    Count = 6,
+    Input = 6,   // HcInput: a chunk of the host's stdin for the program's fd 0 (ABI 1.1)
+    Count = 7,
 };
 
 inline constexpr uint32_t console_max_length = 64 * 1024;
@@ -189,6 +190,24 @@ struct HcOutput {
     int64_t result; // out: 0 or -errno
 };
 static_assert(sizeof(HcOutput) == 24);
+
+// HcInput: the program's standard input, the mirror of HcOutput. The kernel asks only when the program reads
+// fd 0 (or polls it) and its own buffer is empty, for up to `capacity` bytes into `buffer_gpa`; the monitor reads
+// the host's stdin once, waiting at most `wait_ns` for bytes to arrive (0: only what is there now; the monitor
+// caps it at input_max_wait_ns so that it stays responsive). `result`: bytes delivered (> 0), 0 at end of file
+// (host stdin closed, /dev/null, end of a file), -EAGAIN when nothing arrived in time, other -errno. A program
+// that never reads stdin never makes the monitor touch it. Bytes pass unchanged (a terminal is not put in raw
+// mode: its line discipline decides what arrives).
+inline constexpr uint32_t input_max_length = 64 * 1024;
+inline constexpr uint64_t input_max_wait_ns = 50'000'000;
+struct HcInput {
+    uint64_t buffer_gpa;
+    uint32_t capacity; // at most input_max_length
+    uint32_t reserved; // 0
+    uint64_t wait_ns;
+    int64_t result; // out
+};
+static_assert(sizeof(HcInput) == 32);
 
 struct HcExit {
     int32_t status;

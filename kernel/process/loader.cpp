@@ -186,7 +186,7 @@ void run_program(BootParams const& params)
     ktl::deallocate(buffer);
 
     if (auto files = fs::initialize(find_module(params, abi::module_name_rootfs).data,
-            find_module(params, abi::module_name_rootfs).size, program_name, program.data, program.size);
+            find_module(params, abi::module_name_rootfs).size, program_name);
         files.is_error())
         refuse("cannot set up the root filesystem", files.error().reason());
 

@@ -1,6 +1,6 @@
 // The one program a Kernite VM runs (issue 3): its threads, signal dispositions and run-time settings. There is
 // exactly one process (pid 1); fork/exec do not exist. Its memory map lives in kernel/process/memory.h, its
-// files in kernel/fs.
+// files in kernel/fs (over libs/vfs).
 #pragma once
 
 #include <arch/x86_64/trap_frame.h>

@@ -1,4 +1,4 @@
-// The file family (kernel/syscalls/fs.cpp); included by handlers.h.
+// The file family (kernel/syscalls/fs_paths.cpp, fs_io.cpp, fs_poll.cpp); included by handlers.h.
 #pragma once
 
 #define KERNITE_SYSCALLS_FS(X)                                                                               \

@@ -282,7 +282,9 @@ ErrorOr<usize> OpenFile::getdents64(void* buffer, usize size)
 bool OpenFile::readable() const
 {
     switch (m_kind) {
-    case Kind::PipeRead: return m_inode->m_pipe->buffered() > 0 || m_inode->m_pipe->writers() == 0;
+    // Linux's pipe_poll (fs/pipe.c): EPOLLIN only while bytes are buffered. A drained pipe whose writers are
+    // gone is hung_up() (POLLHUP alone); select(2) counts that as readable, read(2) returns 0 at once.
+    case Kind::PipeRead: return m_inode->m_pipe->buffered() > 0;
     case Kind::PipeWrite: return false;
     default: return true;
     }

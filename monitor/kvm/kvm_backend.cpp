@@ -107,6 +107,11 @@ int serve_exits(kvm::Vm& vm, RunPlan& plan, GuestMemory& memory)
             u32 request_gpa = 0;
             std::memcpy(&request_gpa, reinterpret_cast<u8 const*>(run) + io.data_offset, sizeof(request_gpa));
             HypercallOutcome outcome = handle_hypercall(context, io.port, request_gpa);
+            // The timeout signal may land while a hypercall waits (Input polls the host's stdin), not in KVM_RUN.
+            if (g_timed_out) {
+                report_error("timeout after " + plan.options.timeout_text + " s");
+                return exit_status_timeout;
+            }
             if (outcome.kind == HypercallOutcome::Kind::Fatal)
                 return fatal_exit(vm, outcome.message);
             if (outcome.kind == HypercallOutcome::Kind::Exit) {

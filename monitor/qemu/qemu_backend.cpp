@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <span>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -284,6 +285,46 @@ private:
     std::optional<int> m_exit_status;
 };
 
+// Under QEMU the program's fd 0 reads end of file (platform/pvh has no input channel yet; the serial line would
+// cost one exit per byte, a virtio-console is future work). Bytes the user meant for the program must not vanish
+// silently: a stdin that has some now (a file with bytes left, a pipe with data, a device other than /dev/null)
+// is refused with the way out. A terminal, or a pipe whose writer has said nothing yet, gets a one-line notice.
+std::optional<std::string> check_stdin_for_qemu()
+{
+    std::string const remedy = ": --vmm qemu cannot pass standard input to the program yet (use --vmm kvm, or "
+                               "redirect stdin from /dev/null)";
+    struct stat st {};
+    if (fstat(STDIN_FILENO, &st) != 0)
+        return std::nullopt; // main() reopens a closed stdin as /dev/null; nothing to lose either way
+    if (S_ISREG(st.st_mode)) {
+        off_t const position = lseek(STDIN_FILENO, 0, SEEK_CUR);
+        off_t const left = st.st_size - (position > 0 ? position : 0);
+        if (left > 0)
+            return "standard input is a file with " + std::to_string(left) + " bytes left" + remedy;
+        return std::nullopt;
+    }
+    if (S_ISCHR(st.st_mode)) {
+        struct stat null_device {};
+        if (stat("/dev/null", &null_device) == 0 && S_ISCHR(null_device.st_mode) && null_device.st_rdev == st.st_rdev)
+            return std::nullopt;
+        if (isatty(STDIN_FILENO)) {
+            report_error("note: standard input is a terminal; under --vmm qemu the program reads end of file");
+            return std::nullopt;
+        }
+        return "standard input is a character device other than /dev/null" + remedy;
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        pollfd poll_fd { STDIN_FILENO, POLLIN, 0 };
+        if (poll(&poll_fd, 1, 0) > 0 && (poll_fd.revents & POLLIN))
+            return std::string("standard input is a ") + (S_ISFIFO(st.st_mode) ? "pipe" : "socket")
+                + " with bytes waiting" + remedy;
+        if (!(poll_fd.revents & POLLHUP))
+            report_error("note: standard input is an open pipe; under --vmm qemu the program reads end of file");
+        return std::nullopt;
+    }
+    return std::nullopt; // a directory or the like: reading it yields nothing on Linux either
+}
+
 int wait_for(pid_t pid)
 {
     int status = 0;
@@ -298,6 +339,10 @@ int run_with_qemu(RunPlan& plan, bool kvm_usable)
     auto qemu = find_in_path("qemu-system-x86_64");
     if (!qemu) {
         report_error("qemu-system-x86_64 not found; run scripts/install-deps.sh");
+        return exit_status_cannot_start;
+    }
+    if (auto refused = check_stdin_for_qemu()) {
+        report_error(*refused);
         return exit_status_cannot_start;
     }
     u8 boot_id[16];

@@ -23,6 +23,7 @@ namespace {
 struct Requests {
     alignas(8) abi::HcConsole console;
     alignas(8) abi::HcOutput output;
+    alignas(8) abi::HcInput input;
     alignas(8) abi::HcTime time;
     alignas(8) abi::HcEvent event;
     alignas(8) abi::HcExit exit;
@@ -61,6 +62,22 @@ void output_write(u8 const* records, usize length)
     g_requests.output.data_gpa = phys;
     g_requests.output.length = static_cast<u32>(length);
     hypercall(abi::Hypercall::Output, &g_requests.output);
+}
+
+i64 input_read(u8* buffer, usize capacity, u64 wait_ns)
+{
+    arch::InterruptsDisabled guard;
+    u64 phys = mm::kernel_virt_to_phys(buffer);
+    VERIFY(phys != 0 && capacity > 0 && capacity <= abi::input_max_length);
+    VERIFY(mm::kernel_virt_to_phys(buffer + capacity - 1) == phys + capacity - 1);
+    g_requests.input = {};
+    g_requests.input.buffer_gpa = phys;
+    g_requests.input.capacity = static_cast<u32>(capacity);
+    g_requests.input.wait_ns = wait_ns;
+    hypercall(abi::Hypercall::Input, &g_requests.input);
+    i64 result = g_requests.input.result;
+    // The monitor is trusted, but a count beyond the buffer would still overrun it: clamp it.
+    return result > static_cast<i64>(capacity) ? static_cast<i64>(capacity) : result;
 }
 
 void report_event(abi::SecurityEvent const& event)

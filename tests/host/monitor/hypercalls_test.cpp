@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -54,7 +55,8 @@ TEST_F(Hypercalls, PortRange)
     EXPECT_TRUE(is_hypercall_port(0x500));
     EXPECT_TRUE(is_hypercall_port(0x504));
     EXPECT_TRUE(is_hypercall_port(0x505)); // Output
-    EXPECT_FALSE(is_hypercall_port(0x506));
+    EXPECT_TRUE(is_hypercall_port(0x506)); // Input
+    EXPECT_FALSE(is_hypercall_port(0x507));
 }
 
 TEST_F(Hypercalls, ConsoleWritesToTheRightStream)
@@ -298,4 +300,110 @@ TEST_F(OutputHypercall, OtherWriteErrorsAreReturnedToTheGuest)
     close(full);
     EXPECT_EQ(outcome.kind, Kind::Continue);
     EXPECT_EQ(result(), -ENOSPC);
+}
+
+// HcInput: the host's stdin (a pipe here) into guest memory, one read per call.
+class InputHypercall : public Hypercalls {
+protected:
+    static constexpr u64 buffer_gpa = 0x10000;
+    void SetUp() override
+    {
+        Hypercalls::SetUp();
+        ASSERT_EQ(pipe2(m_in, O_CLOEXEC), 0);
+    }
+    void TearDown() override
+    {
+        for (int fd : m_in)
+            if (fd >= 0)
+                close(fd);
+        Hypercalls::TearDown();
+    }
+    void close_writer()
+    {
+        close(m_in[1]);
+        m_in[1] = -1;
+    }
+    HypercallOutcome input(u64 gpa, u32 capacity, u64 wait_ns = 0, u32 reserved = 0)
+    {
+        EXPECT_TRUE(m_memory.write(GuestPtr<kernite::abi::HcInput>(0x3000),
+            kernite::abi::HcInput { gpa, capacity, reserved, wait_ns, 12345 }));
+        HypercallContext context { m_memory, m_events, m_out[1], m_err[1] };
+        context.stdin_fd = m_in[0];
+        return handle_hypercall(context, port(kernite::abi::Hypercall::Input), 0x3000);
+    }
+    i64 result() { return m_memory.read(GuestPtr<kernite::abi::HcInput>(0x3000))->result; }
+    std::string guest_bytes(usize length)
+    {
+        std::string bytes(length, '\0');
+        EXPECT_TRUE(m_memory.read_bytes(buffer_gpa, bytes.data(), length));
+        return bytes;
+    }
+
+    int m_in[2] { -1, -1 };
+};
+
+TEST_F(InputHypercall, DeliversWhatIsThereInOneCallByteExact)
+{
+    std::string const sent("line one\n\0\xff binary", 18);
+    ASSERT_EQ(write(m_in[1], sent.data(), sent.size()), static_cast<ssize_t>(sent.size()));
+    EXPECT_EQ(input(buffer_gpa, 4096).kind, Kind::Continue);
+    EXPECT_EQ(result(), static_cast<i64>(sent.size()));
+    EXPECT_EQ(guest_bytes(sent.size()), sent);
+}
+
+TEST_F(InputHypercall, NeverMoreThanTheCapacity)
+{
+    ASSERT_EQ(write(m_in[1], "abcdef", 6), 6);
+    EXPECT_EQ(input(buffer_gpa, 4).kind, Kind::Continue);
+    EXPECT_EQ(result(), 4);
+    EXPECT_EQ(guest_bytes(4), "abcd");
+    EXPECT_EQ(input(buffer_gpa, 4).kind, Kind::Continue);
+    EXPECT_EQ(result(), 2);
+}
+
+TEST_F(InputHypercall, NothingYetIsEagainAndClosedIsEndOfFile)
+{
+    EXPECT_EQ(input(buffer_gpa, 16, 0).kind, Kind::Continue); // the writer is open but silent: no blocking
+    EXPECT_EQ(result(), -EAGAIN);
+    EXPECT_EQ(input(buffer_gpa, 16, 2'000'000).kind, Kind::Continue); // waits 2 ms, still nothing
+    EXPECT_EQ(result(), -EAGAIN);
+    close_writer();
+    EXPECT_EQ(input(buffer_gpa, 16).kind, Kind::Continue);
+    EXPECT_EQ(result(), 0);
+}
+
+TEST_F(InputHypercall, DevNullIsEndOfFile)
+{
+    close(m_in[0]);
+    m_in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(m_in[0], 0);
+    EXPECT_EQ(input(buffer_gpa, 16).kind, Kind::Continue);
+    EXPECT_EQ(result(), 0);
+}
+
+TEST_F(InputHypercall, HostileRequestsAreFatalAndConsumeNothing)
+{
+    ASSERT_EQ(write(m_in[1], "keep", 4), 4);
+    u64 const size = m_memory.size();
+    EXPECT_EQ(input(size - 8, 16).kind, Kind::Fatal);              // buffer runs past guest memory
+    EXPECT_EQ(input(~u64 { 0 } - 4, 16).kind, Kind::Fatal);        // wraps around
+    EXPECT_EQ(input(buffer_gpa, 0).kind, Kind::Fatal);             // empty capacity
+    EXPECT_EQ(input(buffer_gpa, kernite::abi::input_max_length + 1).kind, Kind::Fatal);
+    EXPECT_EQ(input(buffer_gpa, 16, 0, 1).kind, Kind::Fatal);      // reserved bits
+    HypercallContext context { m_memory, m_events, m_out[1], m_err[1] };
+    context.stdin_fd = m_in[0];
+    EXPECT_EQ(handle_hypercall(context, port(kernite::abi::Hypercall::Input), 0x3004).kind, Kind::Fatal); // unaligned
+    // None of them read the host's stdin.
+    EXPECT_EQ(input(buffer_gpa, 16).kind, Kind::Continue);
+    EXPECT_EQ(result(), 4);
+    EXPECT_EQ(guest_bytes(4), "keep");
+}
+
+TEST_F(InputHypercall, AHostileWaitIsCapped)
+{
+    auto const start = std::chrono::steady_clock::now();
+    EXPECT_EQ(input(buffer_gpa, 16, ~u64 { 0 }).kind, Kind::Continue);
+    auto const waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(result(), -EAGAIN);
+    EXPECT_LT(waited, std::chrono::seconds(2));
 }

@@ -65,6 +65,9 @@ TEST_F(PipeTest, EmptyPipeIsEagainWhileAWriterExistsThenEof)
     EXPECT_TRUE(reader->readable());
     EXPECT_EQ(reader->read(&c, 1).value(), 1u); // buffered data survives the writer
     EXPECT_EQ(c, 'z');
+    // Drained with no writer: POLLHUP alone, never POLLIN (Linux's pipe_poll); read returns end of file.
+    EXPECT_FALSE(reader->readable());
+    EXPECT_TRUE(reader->hung_up());
     EXPECT_EQ(reader->read(&c, 1).value(), 0u); // then end of file
 }
 

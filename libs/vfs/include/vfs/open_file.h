@@ -67,9 +67,10 @@ public:
     ErrorOr<usize> getdents64(void* buffer, usize size);
 
     // poll(2)/select(2) readiness. Regular files, directories and devices are always ready. A pipe's read end
-    // is readable with data buffered or no writer left; its write end is writable with PIPE_BUF bytes free or
-    // no reader left (the write then fails with EPIPE). hung_up(): POLLHUP on the read end (no writer),
-    // POLLERR on the write end (no reader).
+    // is readable (POLLIN) only with data buffered, as Linux's pipe_poll; its write end is writable with PIPE_BUF
+    // bytes free or no reader left (the write then fails with EPIPE). hung_up(): POLLHUP on the read end (no
+    // writer; with data left, POLLIN too), POLLERR on the write end (no reader). select(2) counts a hung-up read
+    // end as readable (POLLIN_SET includes POLLHUP).
     bool readable() const;
     bool writable() const;
     bool hung_up() const;
