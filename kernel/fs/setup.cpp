@@ -7,7 +7,6 @@
 #include <kernel/security/random.h>
 #include <kernel/time/clock.h>
 #include <ktl/allocator.h>
-#include <platform/platform.h>
 
 namespace kernite::fs {
 
@@ -19,15 +18,11 @@ vfs::FileSystem* g_tree;
 vfs::FdTable* g_fds;
 vfs::Inode* g_cwd; // holds a reference
 sched::WaitQueue g_waiters;
-u64 g_realtime_offset;
 
+// File times are CLOCK_REALTIME, the same clock clock_gettime reads.
 vfs::Timespec clock_now()
 {
-    if (g_realtime_offset == 0) {
-        u64 host = platform::host_realtime_ns();
-        g_realtime_offset = host > time::monotonic_ns() ? host - time::monotonic_ns() : 1;
-    }
-    u64 ns = time::monotonic_ns() + g_realtime_offset;
+    u64 ns = time::realtime_ns();
     return { static_cast<i64>(ns / 1'000'000'000), static_cast<i64>(ns % 1'000'000'000) };
 }
 
