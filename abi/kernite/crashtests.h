@@ -13,6 +13,9 @@ struct CrashTest {
     char const* name;
     EventType expected_event;
     char const* description;
+    // The kernel profile that has the protection (tests/guest/CMakeLists.txt passes `--kernel` for it). A kernel
+    // without it refuses the test with exit 127 and says which profile it needs.
+    char const* kernel { "hardened" };
 };
 
 inline constexpr CrashTest crash_tests[] = {
@@ -37,6 +40,17 @@ inline constexpr CrashTest crash_tests[] = {
     { "OVERFLOW_SLAB", EventType::HeapCorruption, "write one byte past a heap object (canary checked on free)" },
     { "READ_BUDDY_AFTER_FREE", EventType::UseAfterFree, "read a freed page-backed heap block (unmapped on free)" },
     { "WRITE_BUDDY_AFTER_FREE", EventType::UseAfterFree, "write a freed page-backed heap block (unmapped on free)" },
+    // KASAN and UBSAN (issue 5 item 4): the debug kernel only (kernel/security/crashtests_sanitizers.cpp).
+    { "KASAN_SLAB_OOB_READ", EventType::Kasan, "read one byte past a 30-byte heap object", "debug" },
+    { "KASAN_SLAB_OOB_WRITE", EventType::Kasan, "write one byte past a 30-byte heap object", "debug" },
+    { "KASAN_USE_AFTER_FREE", EventType::Kasan, "read a freed heap object", "debug" },
+    { "KASAN_GLOBAL_OOB", EventType::Kasan, "read past the end of a global array", "debug" },
+    { "KASAN_STACK_OOB", EventType::Kasan, "read past the end of a stack array", "debug" },
+    { "ARRAY_BOUNDS", EventType::Ubsan, "index an array past its bound (UBSAN bounds)", "debug" },
+    { "UBSAN_SIGNED_OVERFLOW", EventType::Ubsan, "INT_MAX + 1", "debug" },
+    { "UBSAN_SHIFT", EventType::Ubsan, "shift a 32-bit int by 40", "debug" },
+    { "UBSAN_MISALIGNED", EventType::Ubsan, "load a u32 from an odd address", "debug" },
+    { "UBSAN_NULL", EventType::Ubsan, "load through a null pointer (UBSAN null check)", "debug" },
 };
 
 inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

@@ -7,6 +7,7 @@
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/heap_faults.h>
+#include <kernel/mm/heap_objects.h>
 #include <kernel/mm/memory.h>
 
 namespace kernite::mm {
@@ -123,6 +124,8 @@ HeapAllocator& heap()
 }
 
 HeapFault classify_heap_fault(u64) { return HeapFault::None; } // no large-block region
+
+usize heap_object_size(void const*) { return 0; } // the simple heap keeps no per-object sizes
 
 } // namespace kernite::mm
 

@@ -3,11 +3,14 @@
 #include <kernel/lib/log.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
+#include <kernel/security/kasan.h>
 #include <pmm/physical_memory.h>
 
 namespace kernite {
 extern pmm::PhysicalMemory g_physical_memory;
 }
+
+template class kernite::paging::AddressSpace<kernite::mm::DirectMapPageEnv>; // the one instance (memory.h)
 
 namespace kernite::mm {
 
@@ -94,6 +97,19 @@ ErrorOr<u64> allocate_zeroed_frame()
     return phys;
 }
 
+ErrorOr<u64> allocate_zeroed_frames(u64 count)
+{
+    bool pristine = false;
+    u64 phys = 0;
+    {
+        arch::InterruptsDisabled guard;
+        phys = TRY(g_physical_memory.allocate_contiguous(count, paging::page_size, &pristine));
+    }
+    if (!pristine)
+        __builtin_memset(phys_to_virt(phys), 0, count * paging::page_size);
+    return phys;
+}
+
 void free_frames(u64 phys, u64 count)
 {
     arch::InterruptsDisabled guard;
@@ -120,6 +136,9 @@ ErrorOr<KernelStack> allocate_stack(u64 pages)
         return mapped.release_error();
     }
     ++g_next_stack_slot;
+    // KASAN: GCC's stack redzones write this stack's shadow inline, without asking the runtime: it must exist
+    // before the thread runs.
+    VERIFY(kasan::unpoison(reinterpret_cast<void*>(bottom), top - bottom) || !kasan::enabled);
     return KernelStack { bottom, top };
 }
 

@@ -4,6 +4,7 @@
 #include <kernel/mm/kernel_image.h>
 #include <kernel/security/crashtests.h>
 #include <kernel/security/crashtests_heap.h>
+#include <kernel/security/crashtests_sanitizers.h>
 #include <kernel/security/events.h>
 #include <kernite/crashtests.h>
 #include <platform/platform.h>
@@ -128,6 +129,8 @@ bool run(char const* name)
         overflow_stack_buffer(name); // returns only if the canary check did not fire
     } else if (run_heap_crash_test(name, arm)) {
         // the heap's tests: crashtests_heap.cpp
+    } else if (run_sanitizer_crash_test(name, arm)) {
+        // KASAN and UBSAN: crashtests_sanitizers.cpp
     } else {
         return false;
     }
