@@ -233,6 +233,7 @@ enum class EventType : uint32_t {
     EntropyFailure,
     SegmentationFault, // a program touched memory it has no mapping for (and no handler took the signal)
     ArithmeticFault,   // a program's #DE / SIMD exception went unhandled
+    FortifyViolation,  // a kernel memory/string function or usercopy would overrun its object (FORTIFY)
     Count,
 };
 
@@ -258,6 +259,7 @@ constexpr char const* event_type_name(EventType type)
     case EventType::EntropyFailure: return "entropy-failure";
     case EventType::SegmentationFault: return "segmentation-fault";
     case EventType::ArithmeticFault: return "arithmetic-fault";
+    case EventType::FortifyViolation: return "fortify-violation";
     case EventType::Count: break;
     }
     return nullptr;

@@ -51,6 +51,10 @@ inline constexpr CrashTest crash_tests[] = {
     { "UBSAN_SHIFT", EventType::Ubsan, "shift a 32-bit int by 40", "debug" },
     { "UBSAN_MISALIGNED", EventType::Ubsan, "load a u32 from an odd address", "debug" },
     { "UBSAN_NULL", EventType::Ubsan, "load through a null pointer (UBSAN null check)", "debug" },
+    // FORTIFY and hardened usercopy (issue 5 item 5; kernel/security/crashtests_fortify.cpp).
+    { "FORTIFY_MEM_OBJECT", EventType::FortifyViolation, "memcpy 16 bytes out of an 8-byte struct" },
+    { "FORTIFY_STR_OBJECT", EventType::FortifyViolation, "strlen of an 8-byte array without a NUL" },
+    { "USERCOPY_HEAP_OVERFLOW", EventType::FortifyViolation, "copy_to_user 64 bytes from a 32-byte heap object" },
 };
 
 inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

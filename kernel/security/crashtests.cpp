@@ -3,6 +3,7 @@
 #include <kernel/mm/heap.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/security/crashtests.h>
+#include <kernel/security/crashtests_fortify.h>
 #include <kernel/security/crashtests_heap.h>
 #include <kernel/security/crashtests_sanitizers.h>
 #include <kernel/security/events.h>
@@ -131,6 +132,8 @@ bool run(char const* name)
         // the heap's tests: crashtests_heap.cpp
     } else if (run_sanitizer_crash_test(name, arm)) {
         // KASAN and UBSAN: crashtests_sanitizers.cpp
+    } else if (run_fortify_crash_test(name, arm)) {
+        // FORTIFY and usercopy: crashtests_fortify.cpp
     } else {
         return false;
     }
