@@ -33,11 +33,10 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_hardened
 # FORTIFY (issue 5 item 5, kernel/lib/fortify.h, force-included through visibility.h when KERNITE_FORTIFY): the
 # kernel's memory and string builtins check their lengths against __builtin_dynamic_object_size, and usercopy
 # checks heap objects; _FORTIFY_SOURCE=3 records the level in the feature note (checksec). The switch: hardened
-# and debug have it, baseline not.
-set(KERNITE_KERNEL_FORTIFY_DEFINES KERNITE_FORTIFY=1 _FORTIFY_SOURCE=3)
+# and debug have it (the two defines in their blocks), baseline not.
 # KERNITE_HEAP_HARDENED: kernel/mm/heap_hardened.cpp (libs/heap) instead of heap_simple.cpp.
 set(KERNITE_KERNEL_PROFILE_DEFINES_hardened KERNITE_PROFILE_HARDENED=1 KERNITE_HEAP_HARDENED=1
-    ${KERNITE_KERNEL_FORTIFY_DEFINES})
+    KERNITE_FORTIFY=1 _FORTIFY_SOURCE=3)
 
 set(KERNITE_KERNEL_PROFILE_FLAGS_debug
     -O1
@@ -72,7 +71,7 @@ set(KERNITE_KERNEL_UBSAN_FLAGS
 )
 list(APPEND KERNITE_KERNEL_PROFILE_FLAGS_debug ${KERNITE_KERNEL_KASAN_FLAGS} ${KERNITE_KERNEL_UBSAN_FLAGS})
 set(KERNITE_KERNEL_PROFILE_DEFINES_debug KERNITE_PROFILE_DEBUG=1 KERNITE_HEAP_HARDENED=1 KERNITE_KASAN=1 KERNITE_UBSAN=1
-    KERNITE_KASAN_SHADOW_OFFSET=${KERNITE_KASAN_SHADOW_OFFSET}ull ${KERNITE_KERNEL_FORTIFY_DEFINES})
+    KERNITE_KASAN_SHADOW_OFFSET=${KERNITE_KASAN_SHADOW_OFFSET}ull KERNITE_FORTIFY=1 _FORTIFY_SOURCE=3)
 
 set(KERNITE_KERNEL_PROFILE_FLAGS_baseline
     -O2
