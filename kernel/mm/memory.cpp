@@ -24,7 +24,7 @@ u64 g_image_size;
 bool g_sealed;
 
 // Stacks are carved from a dedicated virtual region in fixed slots: [guard page][up to 31 pages of stack].
-constexpr u64 stack_slot_size = 32 * paging::page_size;
+constexpr u64 stack_slot_size = kernel_stack_slot_size;
 constexpr u64 stack_slot_count = 4096;
 u64 g_next_stack_slot;
 

@@ -42,6 +42,8 @@ struct KernelStack {
     u64 bottom; // lowest usable byte; the page below is the guard
     u64 top;    // initial stack pointer (exclusive end)
 };
+// Kernel stacks live in fixed slots of this size from kernel_stacks_base: [guard page][up to 31 pages of stack].
+inline constexpr u64 kernel_stack_slot_size = 32 * paging::page_size;
 // A kernel stack of `pages` pages with an unmapped guard page below it (and the next stack's guard above).
 ErrorOr<KernelStack> allocate_stack(u64 pages);
 void free_stack(KernelStack const&);

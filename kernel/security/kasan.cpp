@@ -301,6 +301,29 @@ void check_range(void const* address, usize size, bool write)
     check(reinterpret_cast<u64>(address), size, write, reinterpret_cast<u64>(__builtin_return_address(0)));
 }
 
+void unpoison_stack_below(void const* top_pointer)
+{
+    u64 top = reinterpret_cast<u64>(top_pointer) & ~(granule - 1);
+    if (!g_ready)
+        return;
+    u64 bottom;
+    if (image::contains(__boot_stack_bottom, __boot_stack_top, top))
+        bottom = reinterpret_cast<u64>(__boot_stack_bottom);
+    else if (image::contains(__ist_stacks_start, __ist_stacks_end, top))
+        bottom = top - (top - reinterpret_cast<u64>(__ist_stacks_start)) % image::ist_slot_size + image::ist_guard_size;
+    else if (g_stacks.contains(top))
+        bottom = top - (top - kernel_stacks_base) % mm::kernel_stack_slot_size;
+    else
+        return;
+    // Only where the shadow exists: a thread stack fills only the top of its slot.
+    for (u64 start = bottom; start < top;) {
+        u64 end = ((start | (chunk - 1)) + 1) < top ? ((start | (chunk - 1)) + 1) : top;
+        if (has_shadow(start))
+            fill_shadow(shadow_of(start), 0, (end - start) / granule);
+        start = end;
+    }
+}
+
 Suspend::Suspend() { ++g_suspended; }
 Suspend::~Suspend() { --g_suspended; }
 
@@ -361,8 +384,12 @@ extern "C" void __asan_register_globals(kasan::AsanGlobal const* globals, usize 
 }
 extern "C" void __asan_unregister_globals(kasan::AsanGlobal const*, usize) { } // never: the kernel never unloads
 
-// Before a noreturn call: the frames between here and wherever the stack is next reused keep their redzones;
-// the kernel's noreturn calls stop the VM or switch to another stack for good, so nothing to do.
-extern "C" void __asan_handle_no_return() { }
+// Before a noreturn call: nothing below this frame is live; clear what earlier frames left there. (The callers'
+// own redzones stay: where a noreturn call abandons them for good, e.g. entering user mode, its code calls
+// unpoison_stack_below itself.)
+extern "C" void __asan_handle_no_return()
+{
+    kasan::unpoison_stack_below(__builtin_frame_address(0));
+}
 
 #endif

@@ -40,6 +40,10 @@ void poison(void const* address, usize size, Poison why);
 // An explicit check, for code the compiler does not instrument (memcpy's `rep movs`).
 void check_range(void const* address, usize size, bool write);
 
+// The frames below `top` on the current kernel stack are dead (the thread leaves them for good: entering user
+// mode, a noreturn call): clears the stack redzones they left, which the next frames there would trip over.
+void unpoison_stack_below(void const* top);
+
 // Checks are suspended while the allocator itself works on its slabs (it writes canaries into redzones).
 class Suspend {
 public:
@@ -54,6 +58,7 @@ inline void initialize() { }
 inline bool unpoison(void const*, usize) { return true; }
 inline void poison(void const*, usize, Poison) { }
 inline void check_range(void const*, usize, bool) { }
+inline void unpoison_stack_below(void const*) { }
 class Suspend {
 public:
     Suspend() { }
