@@ -37,9 +37,6 @@ bool unpoison(void const* address, usize size);
 // Marks it inaccessible for `why`. `address` must be 8-byte aligned; a partial last granule is poisoned whole.
 void poison(void const* address, usize size, Poison why);
 
-// An explicit check, for code the compiler does not instrument (memcpy's `rep movs`).
-void check_range(void const* address, usize size, bool write);
-
 // The frames below `top` on the current kernel stack are dead (the thread leaves them for good: entering user
 // mode, a noreturn call): clears the stack redzones they left, which the next frames there would trip over.
 void unpoison_stack_below(void const* top);
@@ -57,7 +54,6 @@ inline constexpr bool enabled = false;
 inline void initialize() { }
 inline bool unpoison(void const*, usize) { return true; }
 inline void poison(void const*, usize, Poison) { }
-inline void check_range(void const*, usize, bool) { }
 inline void unpoison_stack_below(void const*) { }
 class Suspend {
 public:
