@@ -296,6 +296,11 @@ void poison(void const* address, usize size, Poison why)
     fill_shadow(shadow_of(start), static_cast<u8>(why), (size + granule - 1) / granule);
 }
 
+void check_range(void const* address, usize size, bool write, void const* rip)
+{
+    check(reinterpret_cast<u64>(address), size, write, reinterpret_cast<u64>(rip));
+}
+
 void unpoison_stack_below(void const* top_pointer)
 {
     u64 top = reinterpret_cast<u64>(top_pointer) & ~(granule - 1);

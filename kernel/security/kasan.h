@@ -37,6 +37,10 @@ bool unpoison(void const* address, usize size);
 // Marks it inaccessible for `why`. `address` must be 8-byte aligned; a partial last granule is poisoned whole.
 void poison(void const* address, usize size, Poison why);
 
+// An explicit check for what the compiler does not instrument: memcpy/memmove/memset's `rep` instructions
+// (kernel/lib/string.cpp). `rip` is the caller to report.
+void check_range(void const* address, usize size, bool write, void const* rip);
+
 // The frames below `top` on the current kernel stack are dead (the thread leaves them for good: entering user
 // mode, a noreturn call): clears the stack redzones they left, which the next frames there would trip over.
 void unpoison_stack_below(void const* top);
@@ -54,6 +58,7 @@ inline constexpr bool enabled = false;
 inline void initialize() { }
 inline bool unpoison(void const*, usize) { return true; }
 inline void poison(void const*, usize, Poison) { }
+inline void check_range(void const*, usize, bool, void const*) { }
 inline void unpoison_stack_below(void const*) { }
 class Suspend {
 public:
