@@ -8,6 +8,7 @@
 #include <kernel/lib/log.h>
 #include <kernel/mm/heap.h>
 #include <kernel/mm/memory.h>
+#include <kernel/security/kasan.h>
 #include <kernel/sched/scheduler.h>
 #include <kernel/time/clock.h>
 #include <platform/platform.h>
@@ -20,7 +21,10 @@ namespace {
 constexpr int ping_pong_rounds = 100;
 constexpr u64 sleep_check_ns = 200'000;
 constexpr u64 preemption_slice_ns = 100'000;  // short slice for the check, so it costs ~0.1 ms, not 10 ms
-constexpr u64 busy_give_up_ns = 50'000'000;   // the busy thread stops spinning after this (a FAIL, no hang)
+// The debug kernel (KASAN: a runtime call on every load and store) runs its ring-0 code several times slower,
+// and ring 0 is emulated where we test (docs/platform-notes.md): its time limits get this much slack.
+constexpr u64 timing_slack = kasan::enabled ? 10 : 1;
+constexpr u64 busy_give_up_ns = 50'000'000 * timing_slack; // the busy thread stops spinning after this (a FAIL, no hang)
 
 struct PingPong {
     sched::WaitQueue queue;
@@ -88,7 +92,7 @@ void check_time_and_threads(Check check)
     sched::sleep_ns(sleep_check_ns);
     u64 slept = time::monotonic_ns() - start;
     format(what, sizeof(what), "a 200 us sleep took %lu us", slept / time::ns_per_us);
-    check(slept >= sleep_check_ns && slept <= 20 * time::ns_per_ms, what);
+    check(slept >= sleep_check_ns && slept <= 20 * timing_slack * time::ns_per_ms, what);
 
     int statuses[2];
     run_threads({ "ping", "pong" }, { ping_pong_player, ping_pong_player },

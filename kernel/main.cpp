@@ -18,7 +18,9 @@
 #include <kernel/sched/scheduler.h>
 #include <kernel/security/crashtests.h>
 #include <kernel/security/entropy.h>
+#include <kernel/security/kasan.h>
 #include <kernel/security/random.h>
+#include <kernel/security/ubsan.h>
 #include <kernel/time/clock.h>
 #include <kernel/time/timer.h>
 #include <platform/platform.h>
@@ -77,7 +79,8 @@ void run_crash_test_thread(char* name)
 
 } // namespace
 
-extern "C" [[noreturn]] void kernel_main(BootParams* params)
+// Not instrumented by KASAN: its frame would get stack redzones before the shadow exists (kasan::initialize).
+extern "C" [[noreturn, gnu::no_sanitize_address]] void kernel_main(BootParams* params)
 {
     for (InitFunction* init = __init_array_start; init && init < __init_array_end; ++init)
         (*init)();
@@ -89,6 +92,11 @@ extern "C" [[noreturn]] void kernel_main(BootParams* params)
     boot::mark("high-half");
     mm::initialize(*params);
     boot::mark("mm");
+    if constexpr (kasan::enabled) {
+        kasan::initialize(); // debug profile: shadow for the image, global redzones, then every access is checked
+        boot::mark("kasan");
+    }
+    security::configure_ubsan(params->cmdline);
     platform::initialize(*params);
     boot::mark(params->tsc_khz ? "platform" : "platform+tsc-calibration");
     // The generator was seeded in early boot (the canary needed it); now that the console works, refuse a boot

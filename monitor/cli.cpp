@@ -2,6 +2,7 @@
 
 #include <kernite/crashtests.h>
 
+#include <cstring>
 #include <cstdio>
 #include <optional>
 
@@ -353,8 +354,11 @@ std::string format_crash_test_list()
     std::string out;
     for (auto const& test : abi::crash_tests) {
         char line[256];
-        std::snprintf(line, sizeof(line), "%-22s %-18s %s\n", test.name, abi::event_type_name(test.expected_event),
-            test.description);
+        std::snprintf(line, sizeof(line), "%-22s %-18s %s%s%s%s\n", test.name,
+            abi::event_type_name(test.expected_event), test.description,
+            std::strcmp(test.kernel, "hardened") == 0 ? "" : " (--kernel ",
+            std::strcmp(test.kernel, "hardened") == 0 ? "" : test.kernel,
+            std::strcmp(test.kernel, "hardened") == 0 ? "" : ")");
         out += line;
     }
     return out;

@@ -254,6 +254,7 @@ enum class EventType : uint32_t {
     ArithmeticFault,   // a program's #DE / SIMD exception went unhandled
     NullMapDenied,     // a program asked for a mapping below 64 KiB (mmap_min_addr): refused with EPERM, it goes on
     ProgramKilled,     // a program died of a signal it did not handle that no other event explains (abort: SIGABRT)
+    FortifyViolation,  // a kernel memory/string function or usercopy would overrun its object (FORTIFY)
     Count,
 };
 
@@ -281,6 +282,7 @@ constexpr char const* event_type_name(EventType type)
     case EventType::ArithmeticFault: return "arithmetic-fault";
     case EventType::NullMapDenied: return "null-map-denied";
     case EventType::ProgramKilled: return "program-killed";
+    case EventType::FortifyViolation: return "fortify-violation";
     case EventType::Count: break;
     }
     return nullptr;

@@ -13,6 +13,9 @@ struct CrashTest {
     char const* name;
     EventType expected_event;
     char const* description;
+    // The kernel profile that has the protection (tests/guest/CMakeLists.txt passes `--kernel` for it). A kernel
+    // without it refuses the test with exit 127 and says which profile it needs.
+    char const* kernel { "hardened" };
     // Extra `kernite run` arguments the test needs (tests/guest/CMakeLists.txt passes them), or nullptr.
     char const* run_arguments = nullptr;
 };
@@ -40,7 +43,22 @@ inline constexpr CrashTest crash_tests[] = {
     { "READ_BUDDY_AFTER_FREE", EventType::UseAfterFree, "read a freed page-backed heap block (unmapped on free)" },
     { "WRITE_BUDDY_AFTER_FREE", EventType::UseAfterFree, "write a freed page-backed heap block (unmapped on free)" },
     { "READ_AFTER_FREE", EventType::UseAfterFree, "read a freed heap object (OSCAR mode: its alias is unmapped on free)",
-        "--heap oscar" },
+        "hardened", "--heap oscar" },
+    // KASAN and UBSAN (issue 5 item 4): the debug kernel only (kernel/security/crashtests_sanitizers.cpp).
+    { "KASAN_SLAB_OOB_READ", EventType::Kasan, "read one byte past a 30-byte heap object", "debug" },
+    { "KASAN_SLAB_OOB_WRITE", EventType::Kasan, "write one byte past a 30-byte heap object", "debug" },
+    { "KASAN_USE_AFTER_FREE", EventType::Kasan, "read a freed heap object", "debug" },
+    { "KASAN_GLOBAL_OOB", EventType::Kasan, "read past the end of a global array", "debug" },
+    { "KASAN_STACK_OOB", EventType::Kasan, "read past the end of a stack array", "debug" },
+    { "ARRAY_BOUNDS", EventType::Ubsan, "index an array past its bound (UBSAN bounds)", "debug" },
+    { "UBSAN_SIGNED_OVERFLOW", EventType::Ubsan, "INT_MAX + 1", "debug" },
+    { "UBSAN_SHIFT", EventType::Ubsan, "shift a 32-bit int by 40", "debug" },
+    { "UBSAN_MISALIGNED", EventType::Ubsan, "load a u32 from an odd address", "debug" },
+    { "UBSAN_NULL", EventType::Ubsan, "load through a null pointer (UBSAN null check)", "debug" },
+    // FORTIFY and hardened usercopy (issue 5 item 5; kernel/security/crashtests_fortify.cpp).
+    { "FORTIFY_MEM_OBJECT", EventType::FortifyViolation, "memcpy 16 bytes out of an 8-byte struct" },
+    { "FORTIFY_STR_OBJECT", EventType::FortifyViolation, "strlen of an 8-byte array without a NUL" },
+    { "USERCOPY_HEAP_OVERFLOW", EventType::FortifyViolation, "copy_to_user 64 bytes from a 32-byte heap object" },
 };
 
 inline constexpr size_t crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

@@ -2,6 +2,7 @@
 #include <arch/x86_64/descriptors.h>
 #include <arch/x86_64/trap_frame.h>
 #include <arch/x86_64/user_mode.h>
+#include <kernel/security/kasan.h>
 #include <ktl/verify.h>
 #include <x86/instruction_length.h>
 
@@ -193,6 +194,9 @@ void enter_user(TrapFrame& frame)
     VERIFY(reinterpret_cast<u64>(&frame + 1) == kernite_syscall_entry_stack);
     if (g_return_hook)
         g_return_hook(frame);
+    // KASAN: the kernel frames below this one are abandoned for good; system calls and traps will reuse their
+    // stack from the top frame down, and must not meet the stack redzones those frames left.
+    kasan::unpoison_stack_below(&frame);
     if (g_privilege == ProgramPrivilege::Ring0)
         arch_enter_program_ring0(&frame);
     arch_enter_user(&frame);

@@ -1,11 +1,15 @@
 // The C memory functions the compiler may call on its own (GCC's freestanding contract: memcpy, memmove,
 // memset, memcmp), plus strlen. Kept simple: `rep movsb/stosb` is fast on every CPU with ERMSB.
+#include <kernel/security/kasan.h>
 #include <ktl/types.h>
 
 extern "C" {
 
 void* memcpy(void* destination, void const* source, usize length)
 {
+    // KASAN (debug profile): the `rep movs` below is not instrumented, so check both ranges here.
+    kernite::kasan::check_range(source, length, false, __builtin_return_address(0));
+    kernite::kasan::check_range(destination, length, true, __builtin_return_address(0));
     void* d = destination;
     usize words = length / 8;
     usize tail = length % 8;
@@ -29,6 +33,7 @@ void* memmove(void* destination, void const* source, usize length)
 
 void* memset(void* destination, int value, usize length)
 {
+    kernite::kasan::check_range(destination, length, true, __builtin_return_address(0));
     // Eight bytes per iteration: where guest kernel code is emulated (docs/platform-notes.md) each `rep`
     // iteration is costed like an instruction.
     void* d = destination;

@@ -19,8 +19,10 @@
 #include <kernel/boot/cmdline.h>
 #include <kernel/mm/heap_faults.h>
 #include <kernel/mm/heap_options.h>
+#include <kernel/mm/heap_objects.h>
 #include <kernel/mm/memory.h>
 #include <kernel/security/events.h>
+#include <kernel/security/kasan.h>
 #include <kernel/security/random.h>
 
 #if KERNITE_HEAP_HARDENED
@@ -37,11 +39,18 @@ public:
     void* allocate_pages(usize count) override
     {
         auto phys = allocate_frames(count);
-        return phys.is_error() ? nullptr : phys_to_virt(phys.value());
+        if (phys.is_error())
+            return nullptr;
+        // KASAN: slab (and metadata) pages are inaccessible until allocate() unpoisons an object; only the
+        // allocator, whose own accesses are unchecked, touches the rest.
+        kasan::poison(phys_to_virt(phys.value()), count * page, kasan::Poison::HeapRedzone);
+        return phys_to_virt(phys.value());
     }
 
     void free_pages(void* pages, usize count) override
     {
+        // KASAN: the frames may come back as anything (page tables, program memory on the direct map).
+        (void)kasan::unpoison(pages, count * page);
         free_frames(reinterpret_cast<u64>(pages) - direct_map_base, count);
     }
 
@@ -67,6 +76,8 @@ public:
         m_next += length + page;
         for (u64 i = 0; i < count; ++i)
             mark_block_page(virt + i * page);
+        // KASAN: the block is inaccessible but for the object, which allocate() unpoisons.
+        kasan::poison(reinterpret_cast<void*>(virt), length, kasan::Poison::PageRedzone);
         return reinterpret_cast<void*>(virt);
     }
 
@@ -113,6 +124,9 @@ public:
             free_frames(phys.value(), count);
             return false;
         }
+        // KASAN: slab (and descriptor) pages are inaccessible until allocate() unpoisons an object; only the
+        // allocator, whose own accesses are unchecked, touches the rest.
+        kasan::poison(pages, count * page, kasan::Poison::HeapRedzone);
         return true; // not cleared: the heap writes every field and link before it reads it
     }
 
@@ -125,6 +139,7 @@ public:
         VERIFY(!kernel_address_space().unmap(virt, count * page).is_error());
         for (usize i = 0; i < count; ++i)
             arch::invalidate_page(virt + i * page);
+        (void)kasan::unpoison(pages, count * page); // the addresses may be committed again for another slab
         free_frames(phys, count);
     }
 
@@ -215,10 +230,16 @@ public:
     ErrorOr<void*> allocate(usize size) override
     {
         arch::InterruptsDisabled guard; // one CPU: masking interrupts is the heap's lock
-        void* pointer = m_oscar_mode ? m_oscar.allocate(size, reinterpret_cast<uptr>(__builtin_return_address(0)))
-                                     : m_heap.allocate(size);
+        void* pointer;
+        {
+            kasan::Suspend unchecked; // the allocator writes canaries and poison where KASAN has redzones
+            pointer = m_oscar_mode ? m_oscar.allocate(size, reinterpret_cast<uptr>(__builtin_return_address(0)))
+                                   : m_heap.allocate(size);
+        }
         if (!pointer)
             return Error::from_errno(ENOMEM, "kernel heap exhausted");
+        if constexpr (kasan::enabled)
+            kasan_allocated(pointer, size);
         return pointer;
     }
 
@@ -227,10 +248,27 @@ public:
         if (!pointer)
             return;
         arch::InterruptsDisabled guard;
-        if (m_oscar_mode)
-            m_oscar.deallocate(pointer);
-        else
-            m_heap.deallocate(pointer);
+        // (OSCAR aliases have no shadow: KASAN does not check them, the unmapped alias does.)
+        usize size = kasan::enabled && !m_oscar_mode ? m_heap.allocation_size(pointer) : 0;
+        {
+            kasan::Suspend unchecked;
+            if (m_oscar_mode)
+                m_oscar.deallocate(pointer);
+            else
+                m_heap.deallocate(pointer);
+        }
+        // Only a free the heap accepted gets here (misuse stops the VM): the whole object becomes "freed" and
+        // stays so while it sits in the quarantine.
+        if (size)
+            kasan::poison(pointer, size, kasan::Poison::HeapFreed);
+    }
+
+    // Hardened usercopy (kernel/process/user_memory.h): the bytes of the live object that starts at `pointer`,
+    // or 0 if no live object starts there.
+    usize object_size(void const* pointer) const
+    {
+        arch::InterruptsDisabled guard;
+        return m_heap.allocation_size(pointer);
     }
 
     char const* name() const override { return "hardened"; }
@@ -261,6 +299,22 @@ public:
     void set_oscar_mode() { m_oscar_mode = true; }
 
 private:
+    // KASAN: [pointer, pointer + size) accessible; the slack after it poisoned up to the end of its 16-byte
+    // granule plus the heap's 16-byte redzone, which is always inside the object's slot (every slot is its size
+    // class plus that redzone, libs/heap); for a page-backed block the rest of the block stays poisoned.
+    // The rest of a slot keeps its poison from an earlier life or, in a new slab, no shadow value at all
+    // (accessible): a known limit (docs/security-model.md).
+    static void kasan_allocated(void* pointer, usize size)
+    {
+        usize accessible = size ? size : 1;
+        if (!kasan::unpoison(pointer, accessible))
+            return;
+        usize slack_start = (accessible + 7) & ~usize(7);
+        usize slack_end = ((accessible + heap::alignment - 1) & ~(heap::alignment - 1)) + heap::alignment;
+        if (accessible <= heap::largest_slab_size)
+            kasan::poison(static_cast<u8*>(pointer) + slack_start, slack_end - slack_start, kasan::Poison::HeapRedzone);
+    }
+
     KernelPageSource m_pages;
     heap::HardenedHeap m_heap { m_pages, heap_random, heap_misuse };
     KernelAliasMapper m_mapper;
@@ -295,6 +349,7 @@ HeapAllocator& heap()
 HeapFault classify_heap_fault(u64 address) { return g_hardened_heap.classify(address); }
 
 void describe_heap_fault(u64 address, char* out, usize size) { g_hardened_heap.describe(address, out, size); }
+usize heap_object_size(void const* pointer) { return g_hardened_heap.object_size(pointer); }
 
 } // namespace kernite::mm
 

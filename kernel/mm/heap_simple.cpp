@@ -9,6 +9,7 @@
 #include <kernel/mm/heap.h>
 #include <kernel/mm/heap_options.h>
 #include <kernel/mm/heap_faults.h>
+#include <kernel/mm/heap_objects.h>
 #include <kernel/mm/memory.h>
 
 namespace kernite::mm {
@@ -134,6 +135,7 @@ HeapAllocator& heap()
 HeapFault classify_heap_fault(u64) { return HeapFault::None; } // no large-block region
 
 void describe_heap_fault(u64, char* out, usize) { out[0] = 0; }
+usize heap_object_size(void const*) { return 0; } // the simple heap keeps no per-object sizes
 
 } // namespace kernite::mm
 

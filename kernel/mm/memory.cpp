@@ -5,11 +5,14 @@
 #include <kernel/mm/aslr.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/mm/memory.h>
+#include <kernel/security/kasan.h>
 #include <pmm/physical_memory.h>
 
 namespace kernite {
 extern pmm::PhysicalMemory g_physical_memory;
 }
+
+template class kernite::paging::AddressSpace<kernite::mm::DirectMapPageEnv>; // the one instance (memory.h)
 
 namespace kernite::mm {
 
@@ -24,7 +27,7 @@ bool g_sealed;
 
 // Stacks are carved from a dedicated virtual region in fixed slots: [guard page][up to 31 pages of stack], from a
 // base randomized per boot (kernel/mm/aslr.h).
-constexpr u64 stack_slot_size = 32 * paging::page_size;
+constexpr u64 stack_slot_size = kernel_stack_slot_size;
 constexpr u64 stack_slot_count = 4096;
 static_assert(stack_slot_size * stack_slot_count == kernel_stacks_region_size);
 u64 g_next_stack_slot;
@@ -102,6 +105,19 @@ ErrorOr<u64> allocate_zeroed_frame()
     return phys;
 }
 
+ErrorOr<u64> allocate_zeroed_frames(u64 count)
+{
+    bool pristine = false;
+    u64 phys = 0;
+    {
+        arch::InterruptsDisabled guard;
+        phys = TRY(g_physical_memory.allocate_contiguous(count, paging::page_size, &pristine));
+    }
+    if (!pristine)
+        __builtin_memset(phys_to_virt(phys), 0, count * paging::page_size);
+    return phys;
+}
+
 void free_frames(u64 phys, u64 count)
 {
     arch::InterruptsDisabled guard;
@@ -128,6 +144,9 @@ ErrorOr<KernelStack> allocate_stack(u64 pages)
         return mapped.release_error();
     }
     ++g_next_stack_slot;
+    // KASAN: GCC's stack redzones write this stack's shadow inline, without asking the runtime: it must exist
+    // before the thread runs.
+    VERIFY(kasan::unpoison(reinterpret_cast<void*>(bottom), top - bottom) || !kasan::enabled);
     return KernelStack { bottom, top };
 }
 

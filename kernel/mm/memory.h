@@ -17,6 +17,11 @@ public:
 };
 
 using KernelAddressSpace = paging::AddressSpace<DirectMapPageEnv>;
+// One instance, memory.cpp's: it runs before KASAN's shadow exists (mm::initialize, kasan::initialize), so it is
+// compiled without stack redzones, and the linker must not pick another file's instrumented copy.
+} // namespace kernite::mm
+extern template class kernite::paging::AddressSpace<kernite::mm::DirectMapPageEnv>;
+namespace kernite::mm {
 
 // Leaves the identity map, takes over the page tables and the frame allocator. First thing in kernel_main.
 void initialize(BootParams&);
@@ -29,12 +34,16 @@ u64 kernel_virt_to_phys(void const*);
 ErrorOr<u64> allocate_frames(u64 count);
 // One frame of zeros (frames never used since boot are known to be zero and are not cleared again).
 ErrorOr<u64> allocate_zeroed_frame();
+// `count` contiguous frames of zeros (cleared only if they were used since boot).
+ErrorOr<u64> allocate_zeroed_frames(u64 count);
 void free_frames(u64 phys, u64 count);
 
 struct KernelStack {
     u64 bottom; // lowest usable byte; the page below is the guard
     u64 top;    // initial stack pointer (exclusive end)
 };
+// Kernel stacks live in fixed slots of this size from kernel_stacks_base: [guard page][up to 31 pages of stack].
+inline constexpr u64 kernel_stack_slot_size = 32 * paging::page_size;
 // A kernel stack of `pages` pages with an unmapped guard page below it (and the next stack's guard above).
 ErrorOr<KernelStack> allocate_stack(u64 pages);
 void free_stack(KernelStack const&);

@@ -1,12 +1,15 @@
 // The program's threads and its end (kernel/process/process.h).
 #include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/boot/cmdline.h>
+#include <kernel/lib/format.h>
 #include <kernel/lib/log.h>
+#include <kernel/mm/heap_objects.h>
 #include <kernel/process/futex.h>
 #include <kernel/process/output.h>
 #include <kernel/process/process.h>
 #include <kernel/process/user_memory.h>
 #include <kernel/sched/scheduler.h>
+#include <kernel/security/events.h>
 #include <kernel/syscalls/syscall.h>
 #include <ktl/allocator.h>
 #include <platform/platform.h>
@@ -134,8 +137,21 @@ void kill_with_signal(int signal)
 
 void usercopy_overflow(usize object_size, usize length)
 {
-    klog("usercopy: a copy of %lu bytes into a kernel object of %lu bytes", length, object_size);
-    VERIFY_NOT_REACHED();
+    // The event carries the caller's address (the inlined copy's site), like the FORTIFY checks.
+    char message[abi::event_message_size];
+    format(message, sizeof(message), "usercopy: a copy of %lu bytes on a kernel object of %lu bytes", length,
+        object_size);
+    security::EventDetails details;
+    details.rip = reinterpret_cast<u64>(__builtin_return_address(0)) - 1; // inside the call (it is noreturn)
+    details.has_rip = true;
+    security::stop(abi::EventType::FortifyViolation, message, details);
+}
+
+void check_heap_usercopy(void const* pointer, usize length)
+{
+    usize object_size = mm::heap_object_size(pointer);
+    if (object_size != 0 && object_size < length) [[unlikely]]
+        usercopy_overflow(object_size, length);
 }
 
 ErrorOr<usize> copy_string_from_user(char* destination, u64 source, usize capacity)

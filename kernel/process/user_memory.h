@@ -5,6 +5,7 @@
 #pragma once
 
 #include <arch/x86_64/user_mode.h>
+#include <kernel/boot/boot_params.h>
 #include <ktl/error.h>
 #include <ktl/types.h>
 
@@ -17,10 +18,30 @@ namespace kernite::process {
 // a kernel bug, and stops the kernel.
 [[noreturn]] void usercopy_overflow(usize object_size, usize length);
 
+// Where the compiler does not know the object (issue 5 item 5): a kernel pointer to the start of a live heap
+// object (slabs on the direct map, page-backed blocks in the heap region) is checked against the size the heap
+// recorded for it. With FORTIFY only (KERNITE_FORTIFY: hardened and debug); stacks and the image are skipped
+// before any lookup, so the common case (a syscall's stack buffer) costs two compares.
+void check_heap_usercopy(void const* pointer, usize length);
+[[gnu::always_inline]] inline void check_unknown_kernel_object(void const* pointer, usize length)
+{
+#if KERNITE_FORTIFY
+    u64 address = reinterpret_cast<u64>(pointer);
+    if ((address >= direct_map_base && address < kernel_stacks_base)
+        || (address >= kernel_heap_base && address < device_mmio_base))
+        check_heap_usercopy(pointer, length);
+#else
+    (void)pointer;
+    (void)length;
+#endif
+}
+
 #define KERNITE_CHECK_KERNEL_OBJECT(pointer, length)                                                          \
     do {                                                                                                      \
         usize _kernite_object_size = __builtin_dynamic_object_size((pointer), 0);                            \
-        if (_kernite_object_size != static_cast<usize>(-1) && _kernite_object_size < (length)) [[unlikely]]  \
+        if (_kernite_object_size == static_cast<usize>(-1))                                                   \
+            ::kernite::process::check_unknown_kernel_object((pointer), (length));                             \
+        else if (_kernite_object_size < (length)) [[unlikely]]                                                \
             ::kernite::process::usercopy_overflow(_kernite_object_size, (length));                            \
     } while (0)
 

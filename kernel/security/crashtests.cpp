@@ -3,7 +3,9 @@
 #include <kernel/mm/heap.h>
 #include <kernel/mm/kernel_image.h>
 #include <kernel/security/crashtests.h>
+#include <kernel/security/crashtests_fortify.h>
 #include <kernel/security/crashtests_heap.h>
+#include <kernel/security/crashtests_sanitizers.h>
 #include <kernel/security/events.h>
 #include <kernite/crashtests.h>
 #include <platform/platform.h>
@@ -128,6 +130,10 @@ bool run(char const* name)
         overflow_stack_buffer(name); // returns only if the canary check did not fire
     } else if (run_heap_crash_test(name, arm)) {
         // the heap's tests: crashtests_heap.cpp
+    } else if (run_sanitizer_crash_test(name, arm)) {
+        // KASAN and UBSAN: crashtests_sanitizers.cpp
+    } else if (run_fortify_crash_test(name, arm)) {
+        // FORTIFY and usercopy: crashtests_fortify.cpp
     } else {
         return false;
     }

@@ -198,7 +198,7 @@ ErrorOr<u64> PhysicalMemory::allocate_frame(bool* pristine)
     return Error::from_errno(ENOMEM, "out of physical memory");
 }
 
-ErrorOr<u64> PhysicalMemory::allocate_contiguous(u64 frames, u64 alignment)
+ErrorOr<u64> PhysicalMemory::allocate_contiguous(u64 frames, u64 alignment, bool* pristine)
 {
     if (frames == 0 || alignment < frame_size || !ktl::is_power_of_two(alignment))
         return Error::from_errno(EINVAL, "bad contiguous allocation request");
@@ -231,6 +231,8 @@ ErrorOr<u64> PhysicalMemory::allocate_contiguous(u64 frames, u64 alignment)
     if (start == ~0ull)
         return Error::from_errno(ENOMEM, "no contiguous physical range");
     m_free -= set_range(start, start + frames);
+    if (pristine)
+        *pristine = start >= m_pristine_from;
     if (start + frames > m_pristine_from)
         m_pristine_from = start + frames;
     m_hint = start + frames;

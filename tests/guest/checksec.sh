@@ -91,7 +91,24 @@ assert all(not isinstance(v, (dict, list)) for v in o.values())' "$json"; then
     expect "$profile" "$json" cfi \
         "$(wants '-fcf-protection(=full|=branch)?( |$)|-fsanitize=[a-z,-]*k?cfi|KERNITE_CFI=1')"
     expect "$profile" "$json" hardened_heap "$(wants 'KERNITE_HEAP_HARDENED=1')"
+    expect "$profile" "$json" fortify "$(wants '_FORTIFY_SOURCE=[1-3]|KERNITE_FORTIFY=1')"
 done
+
+# Issue 5: the sanitizers and FORTIFY, from the binary (calls to __asan_*, __ubsan_handle_*, __*_chk): debug has
+# KASAN and UBSAN, hardened and debug FORTIFY, baseline none of them.
+expect debug "${report[debug]:-}" kasan true
+expect debug "${report[debug]:-}" ubsan true
+expect debug "${report[debug]:-}" fortify true
+expect hardened "${report[hardened]:-}" kasan false
+expect hardened "${report[hardened]:-}" ubsan false
+expect hardened "${report[hardened]:-}" fortify true
+expect baseline "${report[baseline]:-}" kasan false
+expect baseline "${report[baseline]:-}" ubsan false
+expect baseline "${report[baseline]:-}" fortify false
+expect debug "${report[debug]:-}" note_kasan on
+expect debug "${report[debug]:-}" note_ubsan on
+expect hardened "${report[hardened]:-}" note_fortify 3
+expect baseline "${report[baseline]:-}" note_fortify off
 
 # Hardened and baseline must differ where baseline turns protections off (DESIGN.md: baseline has them off).
 expect hardened "${report[hardened]:-}" canary true

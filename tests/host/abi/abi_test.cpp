@@ -85,6 +85,8 @@ TEST(Abi, CrashTestsAreWellFormed)
             EXPECT_TRUE((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') << name;
         EXPECT_NE(event_type_name(test.expected_event), nullptr) << name;
         EXPECT_GT(std::strlen(test.description), 0u);
+        std::string kernel = test.kernel;
+        EXPECT_TRUE(kernel == "hardened" || kernel == "debug" || kernel == "baseline") << name << ": " << kernel;
     }
 }
 

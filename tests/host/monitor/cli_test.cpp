@@ -113,11 +113,17 @@ TEST(Cli, CrashTestList)
     std::string expected;
     for (auto const& test : kernite::abi::crash_tests) {
         char line[256];
-        std::snprintf(line, sizeof(line), "%-22s %-18s %s\n", test.name,
+        std::snprintf(line, sizeof(line), "%-22s %-18s %s", test.name,
             kernite::abi::event_type_name(test.expected_event), test.description);
         expected += line;
+        // A test that needs another kernel than the default says which (the KASAN and UBSAN tests: debug).
+        if (std::string(test.kernel) != "hardened")
+            expected += std::string(" (--kernel ") + test.kernel + ")";
+        expected += "\n";
     }
     EXPECT_EQ(format_crash_test_list(), expected);
+    EXPECT_NE(format_crash_test_list().find("KASAN_USE_AFTER_FREE   kasan              read a freed heap object (--kernel debug)\n"),
+        std::string::npos);
     EXPECT_TRUE(is_known_crash_test("EXEC_NULL"));
     EXPECT_FALSE(is_known_crash_test("exec_null"));
 }

@@ -42,7 +42,8 @@ public:
     // `pristine`, when given, says whether the frame is known to hold only zeros (initialize_zeroed() and never
     // allocated since): the caller may skip clearing it.
     ErrorOr<u64> allocate_frame(bool* pristine = nullptr);
-    ErrorOr<u64> allocate_contiguous(u64 frames, u64 alignment = frame_size);
+    // `pristine` as for allocate_frame, for the whole run.
+    ErrorOr<u64> allocate_contiguous(u64 frames, u64 alignment = frame_size, bool* pristine = nullptr);
     // Frees frames that were allocated; a frame that is not in use is EINVAL (double or invalid free).
     ErrorOr<void> free_frames(u64 phys, u64 frames = 1);
 
