@@ -19,39 +19,17 @@
 
 namespace kernite::monitor::checksec {
 
-// gABI "Section Header", "Symbol Table"; x86-64 psABI §4.
-struct Elf64_Shdr {
-    u32 sh_name;
-    u32 sh_type;
-    u64 sh_flags;
-    u64 sh_addr;
-    u64 sh_offset;
-    u64 sh_size;
-    u32 sh_link;
-    u32 sh_info;
-    u64 sh_addralign;
-    u64 sh_entsize;
-};
-static_assert(sizeof(Elf64_Shdr) == 64);
+using elf::Elf64_Shdr;
+using elf::Elf64_Sym;
+using elf::sht_symtab;
+using elf::sht_strtab;
+using elf::shn_undef;
+using elf::stt_func;
 
-struct Elf64_Sym {
-    u32 st_name;
-    u8 st_info;
-    u8 st_other;
-    u16 st_shndx;
-    u64 st_value;
-    u64 st_size;
-};
-static_assert(sizeof(Elf64_Sym) == 24);
-
-inline constexpr u32 sht_symtab = 2;
-inline constexpr u32 sht_strtab = 3;
 inline constexpr u32 sht_note = 7;
 inline constexpr u32 sht_nobits = 8;
 inline constexpr u32 sht_dynsym = 11;
-inline constexpr u16 shn_undef = 0;
 inline constexpr u16 shn_xindex = 0xffff;
-inline constexpr u8 stt_func = 2;
 inline constexpr u32 pt_gnu_stack = 0x6474e551;
 inline constexpr u32 pt_gnu_relro = 0x6474e552;
 inline constexpr i64 dt_pltrelsz = 2;

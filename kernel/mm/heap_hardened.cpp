@@ -132,18 +132,17 @@ public:
 
     void decommit(void* pages, usize count) override
     {
-        u64 virt = reinterpret_cast<u64>(pages);
-        // Committed together, so the frames are contiguous (commit's single allocate_frames).
-        u64 phys = kernel_virt_to_phys(pages);
-        VERIFY(phys != 0);
-        VERIFY(!kernel_address_space().unmap(virt, count * page).is_error());
-        for (usize i = 0; i < count; ++i)
-            arch::invalidate_page(virt + i * page);
         (void)kasan::unpoison(pages, count * page); // the addresses may be committed again for another slab
-        free_frames(phys, count);
+        unmap_and_free(pages, count);
     }
 
-    void free_guarded(void* pages, usize count) override
+    // A large block's pages: their addresses are never reused, so their shadow stays as it is.
+    void free_guarded(void* pages, usize count) override { unmap_and_free(pages, count); }
+
+private:
+    // Pages mapped together (commit's and allocate_guarded's single allocate_frames), so their frames are
+    // contiguous.
+    static void unmap_and_free(void* pages, usize count)
     {
         u64 virt = reinterpret_cast<u64>(pages);
         u64 phys = kernel_virt_to_phys(pages);
@@ -154,7 +153,6 @@ public:
         free_frames(phys, count);
     }
 
-private:
     // Which pages of the region's first 1 GiB ever belonged to a block (the others below the cursor are guards),
     // so a fault there can be told apart: overflow into a guard, or use of a freed block. 32 KiB of .bss.
     static constexpr u64 tracked_pages = (1ull << 30) / page;
