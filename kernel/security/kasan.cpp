@@ -56,19 +56,22 @@ inline i8* shadow_of(u64 address) { return reinterpret_cast<i8*>((address >> 3) 
 // A region whose shadow is mapped a chunk at a time, with a bit per chunk. Its base is set in initialize(): the
 // kernel's stacks and heap regions sit at bases randomized per boot (kernel/mm/aslr.h); until then it contains
 // nothing.
+// The chunk grid is aligned to 32 KiB (one shadow page each) whatever the region's page-aligned base: one chunk
+// more than the size covers a base inside a chunk.
 template<u64 Size>
 struct LazyRegion {
-    static constexpr u64 chunks = Size / chunk;
+    static constexpr u64 span = Size + chunk;
+    static constexpr u64 chunks = span / chunk;
     u64 base;
     bool placed;
-    u64 mapped[chunks / 64];
+    u64 mapped[(chunks + 63) / 64];
 
     void place(u64 start)
     {
-        base = start;
+        base = start & ~(chunk - 1);
         placed = true;
     }
-    bool contains(u64 address) const { return placed && address - base < Size; }
+    bool contains(u64 address) const { return placed && address - base < span; }
     bool has_shadow(u64 address) const
     {
         u64 index = (address - base) / chunk;
@@ -332,7 +335,7 @@ void unpoison_stack_below(void const* top_pointer)
     else if (image::contains(__ist_stacks_start, __ist_stacks_end, top))
         bottom = top - (top - reinterpret_cast<u64>(__ist_stacks_start)) % image::ist_slot_size + image::ist_guard_size;
     else if (g_stacks.contains(top))
-        bottom = top - (top - g_stacks.base) % mm::kernel_stack_slot_size;
+        bottom = top - (top - mm::kernel_stacks_start()) % mm::kernel_stack_slot_size;
     else
         return;
     // Only where the shadow exists: a thread stack fills only the top of its slot.
