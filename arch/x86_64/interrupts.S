@@ -3,6 +3,8 @@
  * and its vector, then joins trap_common, which saves the general registers into an arch::TrapFrame and
  * calls arch_handle_trap(TrapFrame*). The stub table (kernite_trap_stubs) is read by idt.cpp.
  */
+#include "trap_registers.inc"
+
     .section .text
     .altmacro
 
@@ -61,21 +63,7 @@ page_fault_stub:
     .globl kernite_trap_common
 kernite_trap_common:
 trap_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_TRAP_REGISTERS
     cld
     movq %rsp, %rdi
     /* Link a frame so backtraces walk from the handler into the interrupted code. */
@@ -87,21 +75,7 @@ trap_common:
     /* Also the way into ring 3 for a new thread or program (arch_enter_user): RSP points at a TrapFrame. */
     .globl kernite_trap_return
 kernite_trap_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_TRAP_REGISTERS
     addq $16, %rsp          /* vector and error code */
     iretq
 

@@ -20,6 +20,8 @@
  * The way back into the program is kernite_program_return: iretq (SYSRET always goes to CPL 3), with IF forced
  * on so that a program's `cli` cannot outlive its next kernel entry.
  */
+#include "trap_registers.inc"
+
     .section .text
     .altmacro
 
@@ -136,21 +138,7 @@ kernite_syscall_entry_ring0:
 
 /* trap_common for frames of the program (interrupts.S), ending in the way back into the program. */
 program_trap_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_TRAP_REGISTERS
     cld
     movq %rsp, %rdi
     pushq 17*8(%rsp)        /* interrupted rip, for backtraces */
@@ -161,21 +149,7 @@ program_trap_common:
     /* RSP points at the TrapFrame in the slot; also the way in for a new thread (arch_enter_program_ring0). */
 kernite_program_return:
     orq $0x200, FRAME_RFLAGS(%rsp)  /* IF */
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_TRAP_REGISTERS
     addq $16, %rsp          /* vector and error code */
     /* From here to the program's first instruction only NMI, #MC or a faulting iretq can intervene; their
      * RIP is in kernel text, so the stubs above still treat them as the kernel's. */

@@ -344,15 +344,7 @@ void HardenedHeap::deallocate_slow(void* pointer, bool sized, usize size)
         __builtin_memset(object, poison_byte, object_size);
     else
         __builtin_memset(object, poison_byte, fast_poison_bytes);
-    --m_statistics.live_allocations;
-    m_statistics.live_bytes -= object_size;
-    u8* oldest = m_quarantine[m_quarantine_next];
-    m_quarantine[m_quarantine_next] = object;
-    m_quarantine_next = (m_quarantine_next + 1) % quarantine_capacity;
-    if (oldest)
-        release_from_quarantine(oldest);
-    else
-        m_statistics.quarantined = ++m_quarantine_count;
+    quarantine(object, object_size);
 }
 
 void* HardenedHeap::allocate_large(usize size)

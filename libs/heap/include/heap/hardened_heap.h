@@ -214,6 +214,19 @@ private:
     void deallocate_slow(void* pointer, bool sized, usize size);
     void deallocate_large(void* pointer, bool sized, usize size);
     void release_from_quarantine(u8* object);
+    // A freed slot (already poisoned) enters the quarantine ring; the oldest one leaves it.
+    [[gnu::always_inline]] void quarantine(u8* object, usize object_size)
+    {
+        --m_statistics.live_allocations;
+        m_statistics.live_bytes -= object_size;
+        u8* oldest = m_quarantine[m_quarantine_next];
+        m_quarantine[m_quarantine_next] = object;
+        m_quarantine_next = (m_quarantine_next + 1) % quarantine_capacity;
+        if (oldest)
+            release_from_quarantine(oldest);
+        else
+            m_statistics.quarantined = ++m_quarantine_count;
+    }
     Slab* slab_of(uptr address) const { return &m_slabs[(address - reinterpret_cast<uptr>(m_region)) >> chunk_shift]; }
 
     LargeBlock* new_block();
@@ -314,15 +327,7 @@ private:
                 slab->allocated[slot / 64] &= ~bit;
                 for (usize i = 0; i < fast_poison_bytes; i += 8)
                     detail::store_u64(object + i, detail::poison_word);
-                --m_statistics.live_allocations;
-                m_statistics.live_bytes -= size;
-                u8* oldest = m_quarantine[m_quarantine_next];
-                m_quarantine[m_quarantine_next] = object;
-                m_quarantine_next = (m_quarantine_next + 1) % quarantine_capacity;
-                if (oldest)
-                    release_from_quarantine(oldest);
-                else
-                    m_statistics.quarantined = ++m_quarantine_count;
+                quarantine(object, size);
                 return;
             }
         }
