@@ -187,17 +187,26 @@ Result sys_sendfile(Arguments& arguments)
         if (offset < 0)
             return Error::from_errno(EINVAL, "negative offset");
     }
-    i64 read_bytes = 0;
-    auto moved = in_pieces(arguments.a3, !reads_in_pieces(*in), [&](u8* bounce, usize, usize want) -> ErrorOr<usize> {
-        usize got
-            = explicit_offset ? TRY(in->pread(bounce, want, offset + read_bytes)) : TRY(fs::read(*in, bounce, want));
-        read_bytes += static_cast<i64>(got);
+    // What counts is what the output took: after a short (or failed) write the bytes read and not sent go back to
+    // the input (its offset moves back), as Linux moves the input offset by the bytes transferred only. A pipe or
+    // device input cannot take bytes back: there a short write still drops them (a known limit).
+    bool const seekable = reads_in_pieces(*in);
+    i64 sent = 0;
+    auto moved = in_pieces(arguments.a3, !seekable, [&](u8* bounce, usize, usize want) -> ErrorOr<usize> {
+        usize got = explicit_offset ? TRY(in->pread(bounce, want, offset + sent)) : TRY(fs::read(*in, bounce, want));
         if (got == 0)
             return usize(0);
-        return fs::write(*out, bounce, got);
+        auto written = fs::write(*out, bounce, got);
+        usize took = written.is_error() ? 0 : written.value();
+        sent += static_cast<i64>(took);
+        if (took < got && !explicit_offset && seekable)
+            TRY(in->lseek(-static_cast<i64>(got - took), vfs::linux_abi::seek_cur));
+        if (written.is_error())
+            return written.release_error();
+        return took;
     });
     if (explicit_offset)
-        TRY(UserPtr<i64>(arguments.a2).write(offset + read_bytes));
+        TRY(UserPtr<i64>(arguments.a2).write(offset + sent));
     return static_cast<u64>(TRY(moved));
 }
 
