@@ -158,8 +158,9 @@ extern "C" [[noreturn, gnu::no_sanitize_address]] void kernel_main(BootParams* p
         klog("entropy: canary %016lx first-output %016lx", __stack_chk_guard, security::random_u64());
         bool reseeded = security::reseed_now();
         auto status = security::entropy_status();
-        klog("entropy: reseed %s (boot seed %s, host bytes %lu, RDSEED %s, RDRAND %s, cpu failures %u), next %016lx",
-            reseeded ? "ok" : "found no source", status.boot_seed ? "yes" : "no", status.host_bytes,
+        klog("entropy: reseed %s (boot seed %s, boot pool %u bytes, host bytes %lu, RDSEED %s, RDRAND %s, cpu "
+             "failures %u), next %016lx",
+            reseeded ? "ok" : "found no source", status.boot_seed ? "yes" : "no", status.boot_pool_bytes, status.host_bytes,
             status.cpu_rdseed ? "yes" : "no", status.cpu_rdrand ? "yes" : "no", status.cpu_failures,
             security::random_u64());
         char sources[64];

@@ -140,7 +140,8 @@ Result<abi::BootInfo> write_boot_layout(GuestMemory& memory, BootSetup const& se
     info.size = sizeof(abi::BootInfo);
     info.tsc_khz = setup.tsc_khz;
     info.identity_map_limit = identity_map_limit_for(memory.size());
-    if (!fill_random(info.entropy_seed, sizeof(info.entropy_seed)) || !fill_random(info.boot_id, sizeof(info.boot_id)))
+    if (!fill_random(info.entropy_seed, sizeof(info.entropy_seed)) || !fill_random(info.boot_id, sizeof(info.boot_id))
+        || !fill_random(info.entropy_pool, sizeof(info.entropy_pool)))
         return fail(std::string("getrandom failed: ") + std::strerror(errno));
     info.cmdline_gpa = cmdline_gpa;
     info.cmdline_length = static_cast<u32>(setup.cmdline.size());

@@ -15,7 +15,7 @@
 namespace kernite::abi {
 
 inline constexpr uint32_t abi_version_major = 1;
-inline constexpr uint32_t abi_version_minor = 1; // 1: Hypercall::Input
+inline constexpr uint32_t abi_version_minor = 2; // 1: Hypercall::Input; 2: BootInfo::entropy_pool
 
 // ---------------------------------------------------------------------------------------------------------
 // Boot: direct 64-bit entry from the Kernite monitor.
@@ -111,6 +111,9 @@ struct BootInfo {
     BootModule modules[max_boot_modules];
     uint64_t kernel_virt_base;       // with BootFlagRelocated: the base the monitor relocated the image to
     uint64_t kernel_page_table_root; // with BootFlagKernelTables: GPA of the kernel's PML4
+    // Since 1.2 (`size` covers it): more host getrandom() bytes, the generator's first output, so the boot's
+    // draws (canary, region bases, heap secrets) cost no ChaCha20 block. The kernel wipes them after use.
+    uint8_t entropy_pool[64];
 };
 
 enum BootFlags : uint32_t {
@@ -126,7 +129,8 @@ enum BootFlags : uint32_t {
     // switches to them instead of building its own. Requires BootFlagRelocated.
     BootFlagKernelTables = 1u << 2,
 };
-static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64 + 16);
+static_assert(sizeof(BootInfo) == 96 + 16 * 24 + 8 + 4 * 64 + 16 + 64);
+static_assert(offsetof(BootInfo, entropy_pool) % 8 == 0);
 static_assert(offsetof(BootInfo, entropy_seed) == 32);
 static_assert(offsetof(BootInfo, memory_regions) == 96);
 

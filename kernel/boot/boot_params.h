@@ -31,6 +31,8 @@ struct BootParams {
     bool has_entropy_seed;
     bool memory_zeroed; // abi::BootFlagMemoryZeroed: frames never used since boot hold zeros
     u8 entropy_seed[32];
+    alignas(8) u8 entropy_pool[64]; // abi::BootInfo::entropy_pool: `entropy_pool_length` bytes, wiped after use
+    u32 entropy_pool_length;
     u8 boot_id[16];
     char cmdline[abi::max_cmdline_length];
     PhysicalRange usable[abi::max_memory_regions];

@@ -44,12 +44,31 @@ u64 read_tsc()
     return (u64(high) << 32) | low;
 }
 
+// Word copies where both sides are aligned: early boot is instruction count (docs/platform-notes.md).
 void copy_bytes(void* destination, void const* source, u64 length)
 {
     auto* d = static_cast<u8*>(destination);
     auto const* s = static_cast<u8 const*>(source);
-    for (u64 i = 0; i < length; ++i)
+    u64 i = 0;
+    if ((reinterpret_cast<uptr>(d) | reinterpret_cast<uptr>(s)) % 8 == 0) {
+        for (; i + 8 <= length; i += 8)
+            *reinterpret_cast<u64*>(d + i) = *reinterpret_cast<u64 const*>(s + i);
+    }
+    for (; i < length; ++i)
         d[i] = s[i];
+}
+
+// Secrets in loader memory: wiped with stores the compiler keeps.
+void wipe_bytes(void const* memory, u64 length)
+{
+    auto address = reinterpret_cast<uptr>(memory);
+    u64 i = 0;
+    if (address % 8 == 0) {
+        for (; i + 8 <= length; i += 8)
+            *reinterpret_cast<u64 volatile*>(address + i) = 0;
+    }
+    for (; i < length; ++i)
+        *reinterpret_cast<u8 volatile*>(address + i) = 0;
 }
 
 // Copies a NUL-terminated loader string, bounded, into the command-line buffer.
@@ -86,18 +105,23 @@ void parse_monitor_boot_info(u64 info_phys, u64 magic)
     if (magic != abi::boot_magic || info_phys == 0 || info_phys % 8 != 0 || info_phys > (1ull << 30))
         early_halt();
     auto const& info = *reinterpret_cast<abi::BootInfo const*>(info_phys);
+    // ABI 1.1 monitors end before entropy_pool; later fields are read only where `size` covers them.
     if (info.magic != abi::boot_info_magic || info.version_major != abi::abi_version_major
-        || info.size < sizeof(abi::BootInfo) || info.memory_region_count > abi::max_memory_regions)
+        || info.size < offsetof(abi::BootInfo, entropy_pool) || info.memory_region_count > abi::max_memory_regions)
         early_halt();
     auto& params = g_boot_params;
     params.tsc_khz = info.tsc_khz;
     copy_bytes(params.entropy_seed, info.entropy_seed, sizeof(params.entropy_seed));
     params.has_entropy_seed = true;
     copy_bytes(params.boot_id, info.boot_id, sizeof(params.boot_id));
-    // Wipe the seed in guest memory the loader owns: nothing later should find it there.
-    auto* seed = const_cast<u8 volatile*>(info.entropy_seed);
-    for (u64 i = 0; i < sizeof(info.entropy_seed); ++i)
-        seed[i] = 0;
+    // Wipe the seed and the pool in guest memory the loader owns: nothing later should find them there.
+    wipe_bytes(info.entropy_seed, sizeof(info.entropy_seed));
+    if (info.size >= offsetof(abi::BootInfo, entropy_pool) + sizeof(info.entropy_pool)) {
+        static_assert(sizeof(params.entropy_pool) == sizeof(info.entropy_pool));
+        copy_bytes(params.entropy_pool, info.entropy_pool, sizeof(params.entropy_pool));
+        params.entropy_pool_length = sizeof(params.entropy_pool);
+        wipe_bytes(info.entropy_pool, sizeof(info.entropy_pool));
+    }
     params.memory_zeroed = info.flags & abi::BootFlagMemoryZeroed;
     if (info.flags & abi::BootFlagRelocated) {
         params.relocated_by_loader = true;

@@ -20,6 +20,7 @@ public:
     static void initialize_boot_thread(Thread&);
     static ErrorOr<Thread*> allocate(char const* name, ThreadEntry, void* argument, u64 stack_pages = thread_stack_pages,
         bool user = false);
+    static void prepare(Thread&, mm::KernelStack const&, char const* name, ThreadEntry, void* argument, bool user);
     static bool block_on_until(ThreadQueue&, u64 deadline_tsc);
     static void remove_sleeper(Thread&);
     static void reap_detached();
@@ -41,6 +42,9 @@ public:
 namespace {
 
 Thread g_boot_thread;
+// In static storage like the boot thread, so a boot that never starts a thread never sets up the heap (its first
+// allocation is the dearest: docs/security-model.md "Where the security tax goes").
+Thread g_idle_thread_storage;
 Thread* g_idle_thread;
 Thread* g_current;
 ThreadQueue g_run_queue;
@@ -92,19 +96,26 @@ ErrorOr<Thread*> Scheduler::allocate(char const* name, ThreadEntry entry, void* 
         return memory.release_error();
     }
     auto* thread = new (memory.value()) Thread;
-    thread->m_stack = stack;
+    prepare(*thread, stack, name, entry, argument, user);
+    return thread;
+}
+
+// Lays out `stack` for arch_thread_trampoline and names `thread` after it.
+void Scheduler::prepare(Thread& thread, mm::KernelStack const& stack, char const* name, ThreadEntry entry,
+    void* argument, bool user)
+{
+    thread.m_stack = stack;
     // A user thread's first kernel frame starts below the TrapFrame slot that ring-3 entries use (user_mode.h).
     u64 frames_top = user ? stack.top - ktl::align_up_const(sizeof(arch::TrapFrame), 16) : stack.top;
-    thread->m_saved_rsp = arch::prepare_thread_stack(frames_top, entry, argument, exit_thread);
-    thread->m_entry = entry;
-    thread->m_argument = argument;
+    thread.m_saved_rsp = arch::prepare_thread_stack(frames_top, entry, argument, exit_thread);
+    thread.m_entry = entry;
+    thread.m_argument = argument;
     usize i = 0;
     for (; name[i] && i < Thread::max_name_length; ++i)
-        thread->m_name[i] = name[i];
-    thread->m_name[i] = 0;
-    thread->m_id = g_next_id++;
+        thread.m_name[i] = name[i];
+    thread.m_name[i] = 0;
+    thread.m_id = g_next_id++;
     ++g_statistics.threads_created;
-    return thread;
 }
 
 void Scheduler::initialize_boot_thread(Thread& boot)
@@ -322,7 +333,12 @@ ErrorOr<void> initialize()
     VERIFY(!g_current);
     g_slice_ticks = time::ns_to_tsc(default_time_slice_ns);
     // The idle thread never waits in the run queue: schedule() falls back to it.
-    g_idle_thread = TRY(Scheduler::allocate("idle", idle_entry, nullptr, idle_stack_pages));
+    {
+        InterruptsDisabled guard; // the page tables are not preemption-safe (as in allocate)
+        auto stack = TRY(mm::allocate_stack(idle_stack_pages));
+        Scheduler::prepare(g_idle_thread_storage, stack, "idle", idle_entry, nullptr, false);
+    }
+    g_idle_thread = &g_idle_thread_storage;
     Scheduler::initialize_boot_thread(g_boot_thread);
     return {};
 }

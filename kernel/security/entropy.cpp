@@ -153,10 +153,14 @@ u64 seed_entropy_early(BootParams& params)
     auto& state = g_state;
     auto& status = state.status;
     if (params.has_entropy_seed) {
-        // 32 bytes of host getrandom(): the first key as is (no block spent on it).
-        state.drbg.instantiate(params.entropy_seed);
+        // 32 bytes of host getrandom(): the first key as is (no block spent on it). The monitor's pool (64 more)
+        // is the first output: the canary, the region bases and the heap's secrets take no block either.
+        state.drbg.instantiate(params.entropy_seed, params.entropy_pool, params.entropy_pool_length);
         status.boot_seed = true;
+        status.boot_pool_bytes = params.entropy_pool_length;
         rng::secure_zero(params.entropy_seed, sizeof(params.entropy_seed));
+        rng::secure_zero(params.entropy_pool, sizeof(params.entropy_pool));
+        params.entropy_pool_length = 0;
     }
     // CPUID costs a trap (~20 µs here), RDSEED/RDRAND one each: cheap next to a block.
     mix_cpu_entropy(status, state.drbg);
@@ -171,7 +175,8 @@ u64 seed_entropy_early(BootParams& params)
     }
     state.drbg.set_reseed_interval(reseed_interval_requests, reseed_interval_bytes);
 
-    // One block: its first half erases the seed key, the canary comes from the second half.
+    // From the pool when the monitor gave one; otherwise one block: its first half erases the seed key, the
+    // canary comes from the second half.
     u64 canary = 0;
     if (!state.drbg.generate(&canary, sizeof(canary)))
         canary = arch::read_tsc() * 0x9e3779b97f4a7c15ull; // not reached: the generator is seeded above

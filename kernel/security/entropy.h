@@ -28,6 +28,7 @@ void initialize_entropy(BootParams const& params);
 
 struct EntropyStatus {
     bool boot_seed;      // monitor BootInfo seed or PVH seed module
+    u32 boot_pool_bytes; // host getrandom bytes the monitor gave as the generator's first output (BootInfo)
     bool cpu_rdseed;     // CPUID offers RDSEED
     bool cpu_rdrand;     // CPUID offers RDRAND
     bool cpu_probed;     // CPUID asked (in early boot)

@@ -18,10 +18,17 @@ void copy(u8* destination, u8 const* source, usize length)
 
 } // namespace
 
-void Drbg::instantiate(u8 const (&seed)[key_size])
+void Drbg::instantiate(u8 const (&seed)[key_size], u8 const* pool, usize pool_length)
 {
     wipe();
     copy(m_key, seed, key_size);
+    if (pool_length > sizeof(m_buffer))
+        pool_length = sizeof(m_buffer);
+    if (pool && pool_length) {
+        copy(m_buffer + sizeof(m_buffer) - pool_length, pool, pool_length);
+        m_buffered = pool_length;
+        m_buffer_is_pool = true;
+    }
     m_seeded = true;
 }
 
@@ -54,6 +61,7 @@ void Drbg::reseed(u8 const* material, usize length)
     secure_zero(block, sizeof(block));
     secure_zero(m_buffer, sizeof(m_buffer));
     m_buffered = 0;
+    m_buffer_is_pool = false;
     m_seeded = true;
     m_requests_since_reseed = 0;
     m_bytes_since_reseed = 0;
@@ -74,8 +82,10 @@ void Drbg::absorb(u8 const* material, usize length)
     }
     for (; i < length; ++i)
         m_key[i] ^= material[i];
-    secure_zero(m_buffer, sizeof(m_buffer));
-    m_buffered = 0;
+    if (!m_buffer_is_pool) {
+        secure_zero(m_buffer, sizeof(m_buffer));
+        m_buffered = 0;
+    }
 }
 
 bool Drbg::generate(void* output, usize length)
@@ -98,6 +108,7 @@ bool Drbg::generate(void* output, usize length)
     // before any output leaves), the rest of the stream is output, and the last block's tail the new buffer.
     secure_zero(m_buffer, sizeof(m_buffer));
     m_buffered = 0;
+    m_buffer_is_pool = false;
     u8 const zero_nonce[chacha20_nonce_size] = {};
     alignas(8) u8 key[key_size];
     copy(key, m_key, key_size);
@@ -135,6 +146,7 @@ void Drbg::wipe()
     secure_zero(m_key, sizeof(m_key));
     secure_zero(m_buffer, sizeof(m_buffer));
     m_buffered = 0;
+    m_buffer_is_pool = false;
     m_seeded = false;
     m_requests_since_reseed = 0;
     m_bytes_since_reseed = 0;

@@ -49,6 +49,12 @@ boot()
         echo "$output" | grep entropy >&2 || true
         exit 1
     fi
+    # ... and the generator's first output came from the monitor's boot pool (BootInfo::entropy_pool).
+    if [[ $vmm == kvm ]] && ! echo "$output" | grep -q -E 'entropy: reseed ok .*boot pool 64 bytes'; then
+        echo "FAIL: the monitor's boot pool did not reach the generator:" >&2
+        echo "$output" | grep entropy >&2 || true
+        exit 1
+    fi
     echo "$line"
 }
 

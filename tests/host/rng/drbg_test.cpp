@@ -140,6 +140,74 @@ TEST(Drbg, AbsorbChangesTheNextOutputWithoutABlock)
     EXPECT_NE(output(a, 8), output(b, 8));
 }
 
+// The boot pool (instantiate(seed, pool)): handed out first, byte for byte, wiped as it goes, then the stream of
+// the seed's key exactly as without a pool; capped at pool_capacity.
+TEST(Drbg, PoolIsTheFirstOutputThenTheSeedsStream)
+{
+    Seed seed;
+    std::memset(seed, 13, sizeof(seed));
+    std::array<u8, Drbg::pool_capacity + 8> pool;
+    for (size_t i = 0; i < pool.size(); ++i)
+        pool[i] = static_cast<u8>(0xa0 + i);
+    Drbg with_pool, without;
+    with_pool.instantiate(seed, pool.data(), pool.size());
+    without.instantiate(seed);
+    EXPECT_EQ(with_pool.buffered_bytes(), Drbg::pool_capacity);
+    auto first = output(with_pool, 24);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), pool.begin()));
+    EXPECT_EQ(with_pool.buffered_bytes(), Drbg::pool_capacity - 24);
+    // A copy of the state now has only the rest of the pool, never the bytes handed out.
+    Drbg copy = with_pool;
+    auto rest = output(copy, Drbg::pool_capacity - 24);
+    EXPECT_TRUE(std::equal(rest.begin(), rest.end(), pool.begin() + 24));
+    // Past the pool (the 8 bytes beyond capacity were not taken): the seed's own stream.
+    EXPECT_EQ(output(copy, 32), output(without, 32));
+}
+
+TEST(Drbg, RequestLargerThanThePoolLeftStartsTheStream)
+{
+    Seed seed;
+    std::memset(seed, 14, sizeof(seed));
+    u8 pool[16];
+    std::memset(pool, 0x77, sizeof(pool));
+    Drbg with_pool, without;
+    with_pool.instantiate(seed, pool, sizeof(pool));
+    without.instantiate(seed);
+    // 24 > 16 buffered: the pool is dropped (wiped) and the request comes from the key's stream.
+    EXPECT_EQ(output(with_pool, 24), output(without, 24));
+    EXPECT_EQ(with_pool.buffered_bytes(), without.buffered_bytes());
+}
+
+TEST(Drbg, AbsorbKeepsThePoolButChangesTheStreamAfterIt)
+{
+    Seed seed;
+    std::memset(seed, 15, sizeof(seed));
+    u8 pool[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    Drbg a, b;
+    a.instantiate(seed, pool, sizeof(pool));
+    b.instantiate(seed, pool, sizeof(pool));
+    u8 input[32] = { 0, 0, 1 };
+    a.absorb(input, sizeof(input));
+    EXPECT_EQ(a.buffered_bytes(), sizeof(pool)); // the host's bytes are not the key's: kept as they are
+    EXPECT_EQ(output(a, 8), output(b, 8));
+    EXPECT_NE(output(a, 32), output(b, 32)); // the key took the material
+}
+
+TEST(Drbg, ReseedDropsThePool)
+{
+    Seed seed;
+    std::memset(seed, 16, sizeof(seed));
+    u8 pool[32];
+    std::memset(pool, 0x33, sizeof(pool));
+    Drbg drbg;
+    drbg.instantiate(seed, pool, sizeof(pool));
+    u8 input[32] = { 9 };
+    drbg.reseed(input, sizeof(input));
+    EXPECT_EQ(drbg.buffered_bytes(), 0u);
+    auto bytes = output(drbg, 32);
+    EXPECT_FALSE(std::all_of(bytes.begin(), bytes.end(), [](u8 b) { return b == 0x33; }));
+}
+
 TEST(Drbg, ReseedDropsBufferedOutput)
 {
     auto a = seeded(7), b = seeded(7);

@@ -12,7 +12,13 @@
 // - A reseed is *requested* (reseed_requested()) after `reseed_interval_requests` requests or
 //   `reseed_interval_bytes` bytes; the generator keeps working, the caller reseeds from its sources.
 //
-// Promises (tested in tests/host/rng): the output is a deterministic function of the seed and the reseed inputs;
+// - instantiate(seed, pool): the key is the seed and the buffer is `pool` (more host getrandom bytes), handed out
+//   first and wiped as it goes, so the first pool_capacity bytes cost no block (the boot's canary, region bases
+//   and heap secrets: a block is ~2,000 instructions, emulated at ~1 us each where guest ring 0 is emulated).
+//   absorb() leaves pool bytes alone (they never depended on the key); a reseed drops them like any buffer.
+//
+// Promises (tested in tests/host/rng): the output is a deterministic function of the seed, the pool and the reseed
+// inputs;
 // an all-zero seed gives ChaCha20's keystream (never all-zero output) but is no secret: the kernel refuses to
 // boot without a real source. generate() before any seed returns false and writes nothing.
 // Freestanding, no heap, not thread-safe (the caller holds a lock).
@@ -28,15 +34,19 @@ public:
     static constexpr u64 default_reseed_interval_requests = 1u << 16;
     static constexpr u64 default_reseed_interval_bytes = 1u << 20;
     static constexpr usize key_size = chacha20_key_size;
+    static constexpr usize pool_capacity = 64;
 
-    // Takes 32 bytes of uniformly random seed material (host getrandom output) as the key.
-    void instantiate(u8 const (&seed)[key_size]);
+    // Takes 32 bytes of uniformly random seed material (host getrandom output) as the key, and up to
+    // pool_capacity more such bytes (`pool`, may be empty) as the first output.
+    void instantiate(u8 const (&seed)[key_size], u8 const* pool = nullptr, usize pool_length = 0);
     // Starts from an all-zero key and mixes `material` in: for seeds that are not 32 uniform bytes.
     void instantiate_from(u8 const* material, usize length);
     void reseed(u8 const* material, usize length);
-    // The cheap mix used at boot: XORs up to 32 bytes of independent entropy into the key and drops the buffer,
-    // so the next generate() (whose block replaces the key) depends on both. Costs no ChaCha20 block. Sound when
-    // the material is independent of the key (a source that could read the key could cancel it).
+    // The cheap mix used at boot: XORs up to 32 bytes of independent entropy into the key and drops buffered
+    // generator output, so the next block (which replaces the key) depends on both. Buffered pool bytes stay:
+    // they are the host's, independent of the key, and mixing the material into them would let whoever knows
+    // the pool read the material off the output. Costs no ChaCha20 block. Sound when the material is
+    // independent of the key (a source that could read the key could cancel it).
     void absorb(u8 const* material, usize length);
 
     [[nodiscard]] bool generate(void* output, usize length);
@@ -62,8 +72,10 @@ public:
 
 private:
     alignas(8) u8 m_key[key_size] {};
-    alignas(8) u8 m_buffer[chacha20_block_size - key_size] {}; // unused output of the last block; the tail is valid
+    // Unused output of the last block, or the pool; the last m_buffered bytes are valid.
+    alignas(8) u8 m_buffer[pool_capacity > chacha20_block_size - key_size ? pool_capacity : chacha20_block_size - key_size] {};
     usize m_buffered { 0 };
+    bool m_buffer_is_pool { false };
     bool m_seeded { false };
     u64 m_requests_since_reseed { 0 };
     u64 m_bytes_since_reseed { 0 };
