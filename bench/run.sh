@@ -34,7 +34,8 @@
 #   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
 #   BENCH_FIGURES=""        only these figures, by function name or without its prefix ("heap figure_aslr";
 #                           default: all; results.json then holds only theirs)
-#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=3, BENCH_TAX_LUA_SCALE=0.02 for security_tax_*
+#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=3, BENCH_TAX_LUA_SCALE=0.02 for security_tax_*,
+#                           BENCH_TAX_BOOT_ROUNDS=8 interleaved rounds of BENCH_RUNS boots for security_tax_boot
 #   BENCH_KASAN_RUNS=10     runs per kernel for kasan_boot_ratio
 set -euo pipefail
 
@@ -199,6 +200,47 @@ measure()
         "$out_dir/hyperfine-$name.json")
     if [[ ${#medians[@]} -ne $# ]]; then
         sanity_error="found ${#medians[@]} medians for $# commands in $out_dir/hyperfine-$name.json"
+        return 1
+    fi
+}
+
+# measure_interleaved NAME ROUNDS RUNS COMMAND...: like measure, in ROUNDS rounds of RUNS runs of each command,
+# every other round in reverse order, the medians taken over all rounds. For ratios of two boots: the machines are
+# shared and their load drifts over a few hundred boots, which one block per command would put into the ratio
+# (hardened/baseline boot read 1.08-1.18 in back-to-back blocks, 1.08-1.09 interleaved, same session).
+measure_interleaved()
+{
+    local name=$1 rounds=$2 count=$3 round
+    shift 3
+    local jsons=() order
+    medians=()
+    for ((round = 0; round < rounds; round++)); do
+        order=("$@")
+        if ((round % 2 == 1)); then
+            local i reversed=()
+            for ((i = $# - 1; i >= 0; i--)); do reversed+=("${order[i]}"); done
+            order=("${reversed[@]}")
+        fi
+        jsons+=("$out_dir/hyperfine-$name-$round.json")
+        if ! hyperfine -N --style basic --warmup "$warmup" --runs "$count" --export-json "${jsons[-1]}" \
+            "${order[@]}" >&2; then
+            sanity_error="hyperfine failed on $*"
+            return 1
+        fi
+    done
+    mapfile -t medians < <(python3 - "${jsons[@]}" -- "$@" <<'PY'
+import json, statistics, sys
+split = sys.argv.index("--")
+times = {}
+for path in sys.argv[1:split]:
+    for result in json.load(open(path))["results"]:
+        times.setdefault(result["command"], []).extend(result["times"])
+for command in sys.argv[split + 1:]:
+    print("%.3f" % (statistics.median(times[command]) * 1000))
+PY
+    )
+    if [[ ${#medians[@]} -ne $# ]]; then
+        sanity_error="found ${#medians[@]} medians for $# commands in $out_dir/hyperfine-$name-*.json"
         return 1
     fi
 }
@@ -450,6 +492,7 @@ figure_aslr()
 figure_security_tax()
 {
     local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-3} lua_scale=${BENCH_TAX_LUA_SCALE:-0.02}
+    local tax_boot_rounds=${BENCH_TAX_BOOT_ROUNDS:-8}
     local lua=$build/apps/bin/lua.stripped sqlite=$build/apps/bin/sqlite3.stripped template=$build/tests/programs/rootfs
     local start_ns=$(date +%s%N)
     if [[ -n $kvm_reason ]]; then
@@ -458,7 +501,7 @@ figure_security_tax()
         figure_null security_tax_sqlite "$kvm_reason"
         return
     fi
-    if measure tax-boot "$runs" "$(printf '%q ' "$kernite" run --vmm kvm --cmdline quick)" \
+    if measure_interleaved tax-boot "$tax_boot_rounds" "$runs" "$(printf '%q ' "$kernite" run --vmm kvm --cmdline quick)" \
         "$(printf '%q ' "$kernite" run --vmm kvm --kernel baseline --cmdline quick)"; then
         json_set boot_hardened_median_ms "${medians[0]}"
         json_set boot_baseline_median_ms "${medians[1]}"
@@ -501,6 +544,7 @@ figure_security_tax()
     tax_program lua 0 "$lua" lua/test.lua "$lua_scale"
     tax_program sqlite 1 "$sqlite" -batch -init /dev/null :memory: ".read sql/test.sql"
     json_set security_tax_runs "$tax_runs"
+    json_set security_tax_boot_runs "$((tax_boot_rounds * runs))"
     json_set security_tax_lua_scale "$lua_scale"
     json_set security_tax_seconds "$((($(date +%s%N) - start_ns) / 1000000000))"
     row_goal "security tax: boot (quick), hardened / baseline" security_tax_boot "x" "<= 1.10" le 1.10

@@ -43,11 +43,47 @@ ErrorOr<Inode*> inode_at(int dirfd, UserPath const& path, bool follow, u64 flags
 // Stops after a short step or, with `one_step`, after the first (pipes and devices: a second read could block).
 // Returns the total, or the first error when nothing moved (what read(2) and write(2) report).
 inline constexpr usize bounce_size = 16 * 1024;
+
+// The bounce buffer: one in .bss serves every read and write that finds it free; a caller that finds it taken (a
+// thread that blocked or was preempted inside a step holds it) gets one from the heap. The hardened heap serves
+// anything over 2 KiB as its own pages between guard pages, so a heap buffer per read(2) or write(2) was a
+// map, an unmap and TLB invalidations per call: each an exit under shadow paging (docs/platform-notes.md).
+// Taken with an atomic exchange: one CPU, but threads are preemptible.
+class BounceBuffer {
+public:
+    explicit BounceBuffer(usize size)
+    {
+        if (!__atomic_exchange_n(&s_taken, true, __ATOMIC_ACQUIRE)) {
+            m_data = s_storage;
+            m_shared = true;
+        } else {
+            m_data = static_cast<u8*>(ktl::allocate(size));
+        }
+    }
+    BounceBuffer(BounceBuffer const&) = delete;
+    BounceBuffer& operator=(BounceBuffer const&) = delete;
+    ~BounceBuffer()
+    {
+        if (m_shared)
+            __atomic_store_n(&s_taken, false, __ATOMIC_RELEASE);
+        else
+            ktl::deallocate(m_data);
+    }
+    u8* data() const { return m_data; } // nullptr when the heap is out of memory
+
+private:
+    alignas(64) static inline u8 s_storage[bounce_size];
+    static inline bool s_taken;
+    u8* m_data { nullptr };
+    bool m_shared { false };
+};
+
 template<typename Step>
 ErrorOr<usize> in_pieces(usize length, bool one_step, Step step)
 {
     usize const size = length < bounce_size ? (length ? length : 1) : bounce_size;
-    auto* bounce = static_cast<u8*>(ktl::allocate(size));
+    BounceBuffer buffer(size);
+    u8* bounce = buffer.data();
     if (!bounce)
         return Error::from_errno(ENOMEM, "out of memory for an I/O buffer");
     usize done = 0;
@@ -64,7 +100,6 @@ ErrorOr<usize> in_pieces(usize length, bool one_step, Step step)
         if (moved.value() < want || one_step)
             break;
     } while (done < length);
-    ktl::deallocate(bounce);
     if (done)
         return done;
     return result;

@@ -186,3 +186,58 @@ TEST(PhysicalMemory, PristineContiguousRunsAreThoseNeverHandedOut)
     // Without the argument nothing changes.
     EXPECT_FALSE(memory.allocate_contiguous(1).is_error());
 }
+
+// The word-at-a-time search against a model (a bool per frame) on a fragmented bitmap: every run handed out is
+// free, aligned and inside usable memory, and a request fails only when no such run exists anywhere.
+TEST(PhysicalMemory, ContiguousSearchMatchesAModelOnFragmentedMemory)
+{
+    constexpr u64 max_phys = 4 * MiB + 37 * frame_size; // the last bitmap word is partial
+    Fixture f(max_phys);
+    f.memory.add_usable(64 * 1024, max_phys - 64 * 1024);
+    f.memory.reserve(300 * frame_size, 70 * frame_size);
+    u64 const frame_count = max_phys / frame_size;
+    std::vector<bool> used(frame_count);
+    for (u64 frame = 0; frame < frame_count; ++frame)
+        used[frame] = frame < 16 || (frame >= 300 && frame < 370);
+    auto fits = [&](u64 start, u64 count) {
+        for (u64 i = 0; i < count; ++i) {
+            if (start + i >= frame_count || used[start + i])
+                return false;
+        }
+        return true;
+    };
+    std::vector<std::pair<u64, u64>> live; // (first frame, count)
+    u64 state = 12345;
+    auto next_random = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    for (int step = 0; step < 4000; ++step) {
+        if (!live.empty() && next_random() % 3 == 0) {
+            usize index = next_random() % live.size();
+            auto [first, count] = live[index];
+            ASSERT_FALSE(f.memory.free_frames(first * frame_size, count).is_error());
+            for (u64 i = 0; i < count; ++i)
+                used[first + i] = false;
+            live.erase(live.begin() + static_cast<long>(index));
+            continue;
+        }
+        u64 count = 1 + next_random() % (next_random() % 4 == 0 ? 130 : 5);
+        u64 alignment = frame_size << (next_random() % 4 == 0 ? next_random() % 5 : 0);
+        auto result = f.memory.allocate_contiguous(count, alignment);
+        if (result.is_error()) {
+            ASSERT_EQ(result.error().code(), ENOMEM);
+            for (u64 start = 0; start < frame_count; start += alignment / frame_size)
+                ASSERT_FALSE(fits(start, count)) << count << " frames at " << start << " were free";
+            continue;
+        }
+        u64 first = result.value() / frame_size;
+        ASSERT_EQ(result.value() % alignment, 0u);
+        ASSERT_TRUE(fits(first, count)) << count << " frames at " << first;
+        for (u64 i = 0; i < count; ++i)
+            used[first + i] = true;
+        live.emplace_back(first, count);
+    }
+}
