@@ -250,9 +250,9 @@ class EarlyPageEnv {
 public:
     ErrorOr<u64> allocate_table()
     {
-        bool pristine = false;
-        u64 phys = TRY(g_physical_memory.allocate_frame(&pristine));
-        if (!pristine)
+        u64 tagged = TRY(g_physical_memory.allocate_frame_tagged());
+        u64 phys = pmm::PhysicalMemory::frame_address(tagged);
+        if (!(tagged & pmm::PhysicalMemory::pristine_tag))
             __builtin_memset(reinterpret_cast<void*>(phys), 0, paging::page_size);
         return phys;
     }

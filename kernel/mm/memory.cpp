@@ -39,9 +39,9 @@ char* const g_relocated_self = __kernel_start;
 
 ErrorOr<u64> DirectMapPageEnv::allocate_table()
 {
-    bool pristine = false;
-    u64 phys = TRY(g_physical_memory.allocate_frame(&pristine));
-    if (!pristine)
+    u64 tagged = TRY(g_physical_memory.allocate_frame_tagged());
+    u64 phys = pmm::PhysicalMemory::frame_address(tagged);
+    if (!(tagged & pmm::PhysicalMemory::pristine_tag))
         __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
     return phys;
 }
@@ -94,13 +94,13 @@ ErrorOr<u64> allocate_frames(u64 count)
 
 ErrorOr<u64> allocate_zeroed_frame()
 {
-    bool pristine = false;
-    u64 phys = 0;
+    u64 tagged = 0;
     {
         arch::InterruptsDisabled guard;
-        phys = TRY(g_physical_memory.allocate_frame(&pristine));
+        tagged = TRY(g_physical_memory.allocate_frame_tagged());
     }
-    if (!pristine)
+    u64 phys = pmm::PhysicalMemory::frame_address(tagged);
+    if (!(tagged & pmm::PhysicalMemory::pristine_tag))
         __builtin_memset(phys_to_virt(phys), 0, paging::page_size);
     return phys;
 }

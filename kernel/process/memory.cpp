@@ -27,10 +27,7 @@ vma::RegionMap g_map;
 Layout g_layout;
 bool g_aslr = true;
 
-u64 random_pages()
-{
-    return g_aslr ? security::random_below(region_entropy_pages) * page : 0;
-}
+u64 random_pages() { return g_aslr ? security::random_below(region_entropy_pages) * page : 0; }
 
 bool program_in_ring0() { return arch::program_privilege() == arch::ProgramPrivilege::Ring0; }
 
@@ -60,11 +57,20 @@ u8 access_for(u32 prot)
 // Maps one program page. For a ring-0 program the page tables above the leaf get the U/S bit too (the leaf
 // alone then decides, SDM Vol. 3A §4.6.1): a PROT_NONE leaf with U/S is a user page for SMAP/SMEP only if every
 // level says so.
+[[gnu::noinline]] ErrorOr<void> map_ring0_program_page(u64 address, u64 phys, u8 access);
+
+// The common case stays free of the ring-0 case's lambda: a callable on the stack, passed by reference, would give
+// this per-page function a canary check (-fstack-protector-strong).
 ErrorOr<void> map_program_page(u64 address, u64 phys, u8 access)
 {
-    auto& space = mm::kernel_address_space();
     if (!program_in_ring0() || (access & paging::AccessUser))
-        return space.map(address, phys, page, access);
+        return mm::kernel_address_space().map(address, phys, page, access);
+    return map_ring0_program_page(address, phys, access);
+}
+
+ErrorOr<void> map_ring0_program_page(u64 address, u64 phys, u8 access)
+{
+    auto& space = mm::kernel_address_space();
     TRY(space.map(address, phys, page, u8(access | paging::AccessUser)));
     space.for_each_leaf_in_range(address, address + page, [access](u64, PageTableEntry& leaf) {
         auto result = paging::AddressSpace<mm::DirectMapPageEnv>::set_leaf(leaf, access);
@@ -159,7 +165,7 @@ ErrorOr<void> map_segment(u64 start, u64 end, u64 file_offset, u32 prot, char co
     request.kind = vma::RegionKind::Program;
     request.name = name;
     // Program segments come from the linker's PHDR flags (already refused if W+X): strict mode always.
-    TRY(g_map.map(request, vma::WxMode::Strict, [](vma::Region const&) { }));
+    TRY(g_map.map(request, vma::WxMode::Strict, [](vma::Region const&) {}));
     return populate(start, end, prot);
 }
 
@@ -174,7 +180,8 @@ ErrorOr<void> poke(u64 address, void const* data, usize length)
         auto translation = mm::kernel_address_space().translate(page_start);
         if (translation.is_error())
             return Error::from_errno(EFAULT, "poke of an unmapped program page");
-        __builtin_memcpy(static_cast<u8*>(mm::phys_to_virt(translation.value().phys)) + (address - page_start), bytes, chunk);
+        __builtin_memcpy(static_cast<u8*>(mm::phys_to_virt(translation.value().phys)) + (address - page_start), bytes,
+            chunk);
         address += chunk;
         bytes += chunk;
         length -= chunk;
@@ -190,13 +197,13 @@ ErrorOr<void> map_main_stack(u64 size, u64 initial_bytes)
     stack.length = size;
     stack.prot = vma::prot_read | vma::prot_write;
     stack.kind = vma::RegionKind::Stack;
-    TRY(g_map.map(stack, vma::WxMode::Strict, [](vma::Region const&) { }));
+    TRY(g_map.map(stack, vma::WxMode::Strict, [](vma::Region const&) {}));
     vma::MapRequest guard;
     guard.start = top - size - page;
     guard.length = page;
     guard.prot = vma::prot_none;
     guard.kind = vma::RegionKind::Guard;
-    TRY(g_map.map(guard, vma::WxMode::Strict, [](vma::Region const&) { }));
+    TRY(g_map.map(guard, vma::WxMode::Strict, [](vma::Region const&) {}));
     return populate(top - ktl::align_up_const(initial_bytes, page), top, stack.prot);
 }
 
@@ -214,7 +221,8 @@ FaultKind classify_fault(u64 address)
     if (region->prot == vma::prot_none) {
         // libc's thread stacks: a PROT_NONE guard right below a read-write anonymous mapping.
         auto const* above = g_map.find(region->end);
-        if (above && (above->prot & vma::prot_write) && (above->kind == vma::RegionKind::Anonymous || above->kind == vma::RegionKind::ThreadStack))
+        if (above && (above->prot & vma::prot_write)
+            && (above->kind == vma::RegionKind::Anonymous || above->kind == vma::RegionKind::ThreadStack))
             return FaultKind::StackGuard;
     }
     return FaultKind::ProtectionViolation;
@@ -236,8 +244,7 @@ bool resolve_fault(u64 address, bool write, bool execute)
         // Present and the region allows the access: a stale TLB entry after a permission change.
         arch::invalidate_page(page_start);
         bool user = (translation.value().access & paging::AccessUser) != 0;
-        return user != program_in_ring0()
-            && (!write || (translation.value().access & paging::AccessWrite));
+        return user != program_in_ring0() && (!write || (translation.value().access & paging::AccessWrite));
     }
     return !populate(page_start, page_start + page, region->prot).is_error();
 }

@@ -126,7 +126,9 @@ void* HardenedHeap::refill(unsigned size_class, usize size)
             uptr next = encode(load_u64(object), reinterpret_cast<uptr>(object));
             uptr offset = next - reinterpret_cast<uptr>(current->base);
             if (next == 0
-                || (offset < current->bytes && static_cast<u32>(offset * class_tables.reciprocal[size_class]) < class_tables.reciprocal[size_class]))
+                || (offset < current->bytes
+                    && static_cast<u32>(offset * class_tables.reciprocal[size_class])
+                        < class_tables.reciprocal[size_class]))
                 return allocate(size);
             // The inline path refused the link: a free object's encoded pointer was overwritten (an overflow
             // from the slot before, or a write after free). The slab's free list is dropped: never used again.
@@ -198,18 +200,26 @@ HardenedHeap::Slab* HardenedHeap::new_slab(unsigned size_class)
     slab->allocated[0] = slab->allocated[1] = 0;
 
     // A random slot order (Fisher-Yates), linked once: allocations then follow it at no cost of their own. Each
-    // slab mixes 8 fresh random bytes into the shuffle generator.
+    // slab mixes 8 fresh random bytes into the shuffle generator. The order is built in the descriptor's `sizes`
+    // (written again as slots are handed out), not in a local array: a stack array would give this function a
+    // canary check and, under -ftrivial-auto-var-init, a zeroing of the array at every call. Each 64-bit draw
+    // serves four swaps with 16 random bits each (Lemire's multiply; the bias for at most 128 slots is below
+    // 128 / 65536).
     u64 fresh;
     m_random(&fresh, sizeof(fresh));
     m_shuffle_state ^= fresh;
     if (m_shuffle_state == 0)
         m_shuffle_state = 1;
-    u8 order[max_slots];
+    u16* order = slab->sizes;
     for (usize i = 0; i < capacity; ++i)
-        order[i] = static_cast<u8>(i);
+        order[i] = static_cast<u16>(i);
+    u64 draws = 0;
     for (usize i = capacity - 1; i > 0; --i) {
-        usize j = static_cast<usize>((static_cast<unsigned __int128>(xorshift(m_shuffle_state)) * (i + 1)) >> 64);
-        u8 swap = order[i];
+        if ((i & 3) == ((capacity - 1) & 3))
+            draws = xorshift(m_shuffle_state);
+        usize j = static_cast<usize>(((draws & 0xffff) * (i + 1)) >> 16);
+        draws >>= 16;
+        u16 swap = order[i];
         order[i] = order[j];
         order[j] = swap;
     }
@@ -253,7 +263,8 @@ void HardenedHeap::release_from_quarantine(u8* object)
     uptr address = reinterpret_cast<uptr>(object);
     Slab& slab = *slab_of(address);
     if (m_checks == Checks::Full) {
-        u32 slot = static_cast<u32>(((address - reinterpret_cast<uptr>(slab.base)) * class_tables.reciprocal[slab.size_class]) >> 32);
+        u32 slot = static_cast<u32>(
+            ((address - reinterpret_cast<uptr>(slab.base)) * class_tables.reciprocal[slab.size_class]) >> 32);
         usize size = slab.sizes[slot];
         if (!poison_intact(object, size)) {
             report(Misuse::UseAfterFree, object, "freed object written while in quarantine: write after free");

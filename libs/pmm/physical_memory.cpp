@@ -86,7 +86,8 @@ void PhysicalMemory::initialize_zeroed(u64* bitmap, u64 max_phys, Range const* u
     u64 n = 0;
     for (u64 i = 0; i < count && n < max_ranges; ++i) {
         u64 first = 0, end = 0;
-        if (!ktl::align_up(usable[i].base, frame_size, &first) || !ktl::checked_add(usable[i].base, usable[i].length, &end))
+        if (!ktl::align_up(usable[i].base, frame_size, &first)
+            || !ktl::checked_add(usable[i].base, usable[i].length, &end))
             continue;
         first /= frame_size;
         end = ktl::align_down(end, frame_size) / frame_size;
@@ -174,6 +175,14 @@ void PhysicalMemory::reserve(u64 base, u64 length)
 
 ErrorOr<u64> PhysicalMemory::allocate_frame(bool* pristine)
 {
+    u64 tagged = TRY(allocate_frame_tagged());
+    if (pristine)
+        *pristine = tagged & pristine_tag;
+    return frame_address(tagged);
+}
+
+ErrorOr<u64> PhysicalMemory::allocate_frame_tagged()
+{
     if (m_free == 0)
         return Error::from_errno(ENOMEM, "out of physical memory");
     u64 words = (m_frame_count + 63) / 64;
@@ -189,11 +198,12 @@ ErrorOr<u64> PhysicalMemory::allocate_frame(bool* pristine)
         set(frame);
         --m_free;
         m_hint = frame + 1;
-        if (pristine)
-            *pristine = frame >= m_pristine_from;
-        if (frame >= m_pristine_from)
+        u64 tag = 0;
+        if (frame >= m_pristine_from) {
+            tag = pristine_tag;
             m_pristine_from = frame + 1;
-        return frame * frame_size;
+        }
+        return frame * frame_size | tag;
     }
     return Error::from_errno(ENOMEM, "out of physical memory");
 }

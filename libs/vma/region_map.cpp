@@ -219,15 +219,18 @@ ErrorOr<void> RegionMap::reserve(usize extra)
     return {};
 }
 
-void RegionMap::insert_at(usize index, Region const& region)
+// Opens a slot at `index` (the regions from there move up one) and returns it, for the caller to fill in.
+Region& RegionMap::open_slot(usize index)
 {
     VERIFY(m_count < m_capacity && index <= m_count);
     if (index < m_count)
         __builtin_memmove(static_cast<void*>(&m_regions[index + 1]), &m_regions[index],
             (m_count - index) * sizeof(Region));
-    m_regions[index] = region;
     ++m_count;
+    return m_regions[index];
 }
+
+void RegionMap::insert_at(usize index, Region const& region) { open_slot(index) = region; }
 
 void RegionMap::erase(usize index, usize count)
 {
@@ -246,12 +249,13 @@ void RegionMap::split_at(u64 address)
     usize const index = first_ending_after(address);
     if (index == m_count || m_regions[index].start >= address)
         return;
-    Region right = m_regions[index];
+    // Built in place: a Region on the stack, passed by reference, would make this hot function carry a canary.
+    Region& right = open_slot(index + 1);
+    right = m_regions[index];
     right.start = address;
     if (has_file_offset(right.kind))
         right.offset += address - m_regions[index].start;
     m_regions[index].end = address;
-    insert_at(index + 1, right);
 }
 
 // Merges every mergeable neighbour pair among regions first-1 .. last+1.

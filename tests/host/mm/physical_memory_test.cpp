@@ -157,6 +157,24 @@ TEST(PhysicalMemory, PristineFramesAreThoseNeverHandedOut)
     EXPECT_FALSE(pristine);
 }
 
+// The tagged form answers the same in bit 0 of the address (kernel/mm's per-page allocation uses it).
+TEST(PhysicalMemory, TaggedAllocationCarriesPristineInBitZero)
+{
+    std::vector<u64> bitmap(PhysicalMemory::bitmap_bytes_for(4 * MiB) / 8, 0);
+    PhysicalMemory::Range usable[] = { { MiB, 3 * MiB } };
+    PhysicalMemory memory;
+    memory.initialize_zeroed(bitmap.data(), 4 * MiB, usable, 1);
+    u64 first = memory.allocate_frame_tagged().release_value();
+    EXPECT_EQ(first & PhysicalMemory::pristine_tag, PhysicalMemory::pristine_tag);
+    u64 phys = PhysicalMemory::frame_address(first);
+    EXPECT_EQ(phys % frame_size, 0u);
+    EXPECT_TRUE(memory.is_in_use(phys));
+    ASSERT_FALSE(memory.free_frames(phys).is_error());
+    u64 again = memory.allocate_frame_tagged().release_value();
+    EXPECT_EQ(PhysicalMemory::frame_address(again), phys);
+    EXPECT_EQ(again & PhysicalMemory::pristine_tag, 0u) << "a reused frame may hold old data";
+}
+
 // allocate_contiguous reports pristine runs too (kasan::initialize skips clearing the image's shadow).
 TEST(PhysicalMemory, PristineContiguousRunsAreThoseNeverHandedOut)
 {

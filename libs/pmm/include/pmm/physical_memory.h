@@ -35,13 +35,19 @@ public:
     void initialize_zeroed(u64* bitmap, u64 max_phys, Range const* usable, u64 count);
     // At most max_ranges of each; past that, extra ranges still change the bitmap but frees inside them are
     // refused (ranges_overflowed() tells the caller, which should treat it as a boot error).
-    void add_usable(u64 base, u64 length);  // rounds inwards to whole frames
-    void reserve(u64 base, u64 length);     // rounds outwards to whole frames
+    void add_usable(u64 base, u64 length); // rounds inwards to whole frames
+    void reserve(u64 base, u64 length);    // rounds outwards to whole frames
     bool ranges_overflowed() const { return m_ranges_overflowed; }
 
     // `pristine`, when given, says whether the frame is known to hold only zeros (initialize_zeroed() and never
     // allocated since): the caller may skip clearing it.
     ErrorOr<u64> allocate_frame(bool* pristine = nullptr);
+    // The same with the `pristine` answer in bit 0 of the address (frames are page-aligned): one value that comes
+    // back in registers, so a hot caller keeps no address-taken flag on its stack (which would give it a canary
+    // check under -fstack-protector-strong). frame_address() strips the tag.
+    static constexpr u64 pristine_tag = 1;
+    ErrorOr<u64> allocate_frame_tagged();
+    static constexpr u64 frame_address(u64 tagged) { return tagged & ~pristine_tag; }
     // `pristine` as for allocate_frame, for the whole run.
     ErrorOr<u64> allocate_contiguous(u64 frames, u64 alignment = frame_size, bool* pristine = nullptr);
     // Frees frames that were allocated; a frame that is not in use is EINVAL (double or invalid free).

@@ -154,6 +154,7 @@ private:
     bool is_free_with_gaps(u64 start, u64 end) const;
     ErrorOr<void> reserve(usize extra);
     void split_at(u64 address);
+    Region& open_slot(usize index);
     void insert_at(usize index, Region const& region);
     void erase(usize index, usize count);
     void merge_around(usize first, usize last);
