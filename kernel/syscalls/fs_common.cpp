@@ -4,11 +4,10 @@ namespace kernite::syscalls::files {
 
 ErrorOr<void> UserPath::copy_in(u64 address)
 {
-    if (!m_buffer)
-        m_buffer = static_cast<char*>(ktl::allocate(lx::path_max + 1));
-    if (!m_buffer)
+    auto* buffer = reinterpret_cast<char*>(m_buffer.data());
+    if (!buffer)
         return Error::from_errno(ENOMEM, "out of memory for a path");
-    auto length = TRY(copy_string_from_user(m_buffer, address, lx::path_max + 1));
+    auto length = TRY(copy_string_from_user(buffer, address, lx::path_max + 1));
     if (length >= lx::path_max)
         return Error::from_errno(ENAMETOOLONG, "path is longer than PATH_MAX");
     return {};
