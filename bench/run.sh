@@ -20,6 +20,8 @@
 #                                                     stack); boot with and without ASLR (issue 4)
 #   security_tax_boot, security_tax_lua,              hardened / baseline kernel, side by side: quick boot, the
 #   security_tax_sqlite                               Lua and SQLite scripts under `kernite run` (issue 4)
+#   security_tax_lua_instructions,                    the Lua script's emulated kernel instructions, hardened /
+#   security_cost_<protection>_lua                    baseline, and each protection's share (hardened without it)
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -552,6 +554,72 @@ figure_security_tax()
     row_goal "security tax: SQLite script, hardened / baseline ($tax_runs runs)" security_tax_sqlite "x" "<= 1.02" le 1.02
 }
 
+# What each protection costs (the brief: every security feature's overhead in the benchmark table): the hardened
+# kernel against hardened kernels with one protection off each (cmake target tax-kernels, cmake/KernelFlags.cmake),
+# on the Lua script at BENCH_TAX_LUA_SCALE, counted in emulated kernel instructions: where KVM emulates guest
+# ring 0 (nested KVM through PVM here, docs/platform-notes.md) perf's kvm:kvm_emulate_insn counts every kernel
+# instruction, which is that platform's cost model, exact and repeatable where the wall clock of a 4 s run is not
+# (docs/security-model.md, "Where the security tax goes"). security_cost_<protection>_lua = (hardened - variant) /
+# baseline in percent; security_tax_lua_instructions = hardened / baseline. Needs perf (linux-perf) and root.
+tax_variants=(canary:hardened-no-canary zero_regs:hardened-no-zero-regs auto_init:hardened-no-auto-init
+    hardened_heap:hardened-simple-heap fortify:hardened-no-fortify)
+figure_security_cost()
+{
+    local build=$repo_root/build lua_scale=${BENCH_TAX_LUA_SCALE:-0.02} entry key variant reason=""
+    local lua=$build/apps/bin/lua.stripped template=$build/tests/programs/rootfs
+    local -A counts=()
+    local keys=(security_tax_lua_instructions)
+    for entry in "${tax_variants[@]}"; do keys+=("security_cost_${entry%%:*}_lua"); done
+    if [[ -n $kvm_reason ]]; then
+        reason=$kvm_reason
+    elif ! command -v perf >/dev/null; then
+        reason="perf is not installed (scripts/install-deps.sh installs linux-perf)"
+    elif [[ ! -x $lua || ! -d $template ]]; then
+        reason="$lua or $template is not built (targets apps, test-programs-rootfs)"
+    elif ! cmake --build "$build" --target tax-kernels >&2; then
+        reason="building the tax-kernels variants failed"
+    fi
+    # count NAME IMAGE: emulated kernel instructions of one Lua run (status 0 required) into counts[NAME].
+    count()
+    {
+        rm -rf "$tmp/root-cost"
+        cp -a "$template" "$tmp/root-cost"
+        if ! perf stat -e kvm:kvm_emulate_insn -x, -o "$tmp/cost-$1.txt" "$kernite" run --vmm kvm --kernel "$2" \
+            --timeout 900 --rootfs "$tmp/root-cost" "$lua" -- lua/test.lua "$lua_scale" >/dev/null 2>"$tmp/cost-$1.err"; then
+            reason="the Lua run on $2 failed under perf: $(tail -1 "$tmp/cost-$1.err")"
+            return 1
+        fi
+        counts[$1]=$(awk -F, '/kvm:kvm_emulate_insn/ { print $1 }' "$tmp/cost-$1.txt")
+        [[ ${counts[$1]} =~ ^[0-9]+$ ]] || { reason="perf counted no kvm:kvm_emulate_insn events on $2"; return 1; }
+    }
+    if [[ -z $reason ]]; then
+        count hardened "$build/kernel/kernite-hardened.elf" && count baseline "$build/kernel/kernite-baseline.elf" || true
+    fi
+    if [[ -z $reason ]] && ((counts[baseline] < 100000)); then
+        reason="ring 0 is not emulated here (${counts[baseline]} emulated instructions): counts do not price anything"
+    fi
+    if [[ -z $reason ]]; then
+        for entry in "${tax_variants[@]}"; do
+            count "${entry%%:*}" "$build/kernel/kernite-${entry#*:}.elf" || break
+        done
+    fi
+    if [[ -n $reason ]]; then
+        for key in "${keys[@]}"; do figure_null "$key" "$reason" "$([[ -n $kvm_reason ]] || echo error)"; done
+        return
+    fi
+    json_set security_cost_hardened_instructions "${counts[hardened]}"
+    json_set security_cost_baseline_instructions "${counts[baseline]}"
+    json_set security_tax_lua_instructions "$(awk -v h="${counts[hardened]}" -v b="${counts[baseline]}" 'BEGIN { printf "%.3f", h / b }')"
+    row_goal "security tax: Lua x$lua_scale, emulated kernel instructions, hardened / baseline" \
+        security_tax_lua_instructions "x" "<= 1.02" le 1.02
+    for entry in "${tax_variants[@]}"; do
+        key=${entry%%:*}
+        json_set "security_cost_${key}_lua" "$(awk -v h="${counts[hardened]}" -v v="${counts[$key]}" -v b="${counts[baseline]}" \
+            'BEGIN { printf "%.2f", (h - v) * 100 / b }')"
+        row "  of which $key (hardened without it: ${entry#*:}), % of baseline" "$(show "security_cost_${key}_lua" " %")" "-" "-"
+    done
+}
+
 # Real programs natively and under Kernite (issue 3 item 7): bench/apps/run.sh prints `name value` lines
 # (syscall_ns, syscall_ratio_vs_linux, sqlite_ratio_vs_linux, lua_ratio_vs_linux and their native and absolute
 # figures), merged here as they are. A figure it could not measure, or a failure of the script, is an error.
@@ -704,7 +772,7 @@ figure_kasan_boot()
 }
 
 figures=(figure_boot_kvm figure_boot_qemu figure_image_size figure_min_mem figure_ring_cost figure_boot_instructions
-    figure_aslr figure_apps figure_security_tax figure_heap figure_virtio_rng figure_isolation_syscall
+    figure_aslr figure_apps figure_security_tax figure_security_cost figure_heap figure_virtio_rng figure_isolation_syscall
     figure_kasan_boot)
 # BENCH_FIGURES="heap figure_aslr": run only those figures (results.json then holds only them).
 if [[ -n ${BENCH_FIGURES:-} ]]; then

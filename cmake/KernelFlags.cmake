@@ -80,6 +80,28 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_baseline
 # Baseline keeps the simple heap: the reference the hardened heap's cost is measured against.
 set(KERNITE_KERNEL_PROFILE_DEFINES_baseline KERNITE_PROFILE_BASELINE=1 KERNITE_HEAP_HARDENED=0)
 
+# Measurement-only variants of hardened, each with one protection off, so that `make bench` can price each one
+# (security_cost_* figures, bench/run.sh figure_security_cost). Not built by default (target tax-kernels).
+set(KERNITE_KERNEL_TAX_VARIANTS hardened-no-canary hardened-no-zero-regs hardened-no-auto-init hardened-simple-heap
+    hardened-no-fortify)
+function(kernite_tax_variant name remove_flags define_from define_to)
+    set(flags ${KERNITE_KERNEL_PROFILE_FLAGS_hardened})
+    list(REMOVE_ITEM flags ${remove_flags})
+    set(defines ${KERNITE_KERNEL_PROFILE_DEFINES_hardened})
+    if(define_from)
+        list(TRANSFORM defines REPLACE "^${define_from}$" "${define_to}")
+        list(REMOVE_ITEM defines "")
+    endif()
+    set(KERNITE_KERNEL_PROFILE_FLAGS_${name} ${flags} ${ARGN} PARENT_SCOPE)
+    set(KERNITE_KERNEL_PROFILE_DEFINES_${name} ${defines} PARENT_SCOPE)
+endfunction()
+kernite_tax_variant(hardened-no-canary "-fstack-protector-strong;-mstack-protector-guard=global" "" "" -fno-stack-protector)
+kernite_tax_variant(hardened-no-zero-regs "-fzero-call-used-regs=used-gpr" "" "")
+kernite_tax_variant(hardened-no-auto-init "-ftrivial-auto-var-init=zero" "" "")
+kernite_tax_variant(hardened-simple-heap "" "KERNITE_HEAP_HARDENED=1" "KERNITE_HEAP_HARDENED=0")
+kernite_tax_variant(hardened-no-fortify "" "KERNITE_FORTIFY=1" "")
+list(REMOVE_ITEM KERNITE_KERNEL_PROFILE_DEFINES_hardened-no-fortify "_FORTIFY_SOURCE=3")
+
 set(KERNITE_KERNEL_LINK_FLAGS
     -nostdlib -static-pie              # position-independent image with only R_X86_64_RELATIVE relocations
     -Wl,--no-dynamic-linker

@@ -23,6 +23,7 @@ packages=(
     dpkg-dev xz-utils                    # apps/: apt-get source and dpkg-source unpack Lua and SQLite at build time
     tcl                                  # apps/: SQLite's amalgamation is generated with tclsh
     rng-tools5                           # tests/attacks: rngtest (FIPS 140-2) judges getrandom output
+    linux-perf                           # make bench: kvm:kvm_emulate_insn counts (security_cost_*), tools/ring0-profile.py
 )
 
 if [[ ${1:-} == --dev ]]; then
