@@ -6,6 +6,7 @@
 #include <kernel/fs/filesystem.h>
 #include <kernel/process/user_memory.h>
 #include <kernel/syscalls/handlers.h>
+#include <kernel/syscalls/scratch_buffer.h>
 #include <ktl/allocator.h>
 
 namespace kernite::syscalls::files {
@@ -14,46 +15,6 @@ using vfs::Inode;
 using vfs::OpenFile;
 namespace lx = vfs::linux_abi; // not `linux`: GNU C++ predefines it as a macro
 using namespace process;
-
-// Scratch buffers for one system call: `Slots` of `Size` bytes in .bss serve whoever finds one free; a caller that
-// finds them all taken (threads that blocked or were preempted inside a call hold them) gets one from the heap.
-// The hardened heap serves anything over 2 KiB as its own pages between guard pages, so a heap buffer per call was
-// a map, an unmap and TLB invalidations per call: each an exit under shadow paging (docs/platform-notes.md), and
-// most of the hardened heap's share of a program's security tax. Taken with an atomic exchange: one CPU, but
-// threads are preemptible. `Tag` keeps the pools of different users apart.
-template<typename Tag, usize Size, unsigned Slots>
-class ScratchBuffer {
-public:
-    explicit ScratchBuffer(usize size)
-    {
-        if (size <= Size) {
-            for (unsigned slot = 0; slot < Slots; ++slot) {
-                if (!__atomic_exchange_n(&s_taken[slot], true, __ATOMIC_ACQUIRE)) {
-                    m_data = s_storage[slot];
-                    m_slot = static_cast<int>(slot);
-                    return;
-                }
-            }
-        }
-        m_data = static_cast<u8*>(ktl::allocate(size));
-    }
-    ScratchBuffer(ScratchBuffer const&) = delete;
-    ScratchBuffer& operator=(ScratchBuffer const&) = delete;
-    ~ScratchBuffer()
-    {
-        if (m_slot >= 0)
-            __atomic_store_n(&s_taken[m_slot], false, __ATOMIC_RELEASE);
-        else
-            ktl::deallocate(m_data);
-    }
-    u8* data() const { return m_data; } // nullptr when the heap is out of memory
-
-private:
-    alignas(64) static inline u8 s_storage[Slots][Size];
-    static inline bool s_taken[Slots];
-    u8* m_data { nullptr };
-    int m_slot { -1 };
-};
 
 // A kernel copy of a program path (kernel stacks are 16 KiB: not on the stack). Its PATH_MAX + 1 bytes come from two
 // .bss slots (rename, link and symlink take two paths at once), else from the heap.
@@ -83,11 +44,6 @@ ErrorOr<Inode*> inode_at(int dirfd, UserPath const& path, bool follow, u64 flags
 // `want` bytes at position `done` of the request through the kernel buffer `bounce` and returns how many it moved.
 // Stops after a short step or, with `one_step`, after the first (pipes and devices: a second read could block).
 // Returns the total, or the first error when nothing moved (what read(2) and write(2) report).
-inline constexpr usize bounce_size = 16 * 1024;
-
-// read(2) and write(2): one 16 KiB buffer.
-struct BounceTag;
-using BounceBuffer = ScratchBuffer<BounceTag, bounce_size, 1>;
 
 template<typename Step>
 ErrorOr<usize> in_pieces(usize length, bool one_step, Step step)

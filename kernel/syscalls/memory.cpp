@@ -9,6 +9,7 @@
 #include <kernel/process/user_memory.h>
 #include <kernel/security/events.h>
 #include <kernel/syscalls/handlers.h>
+#include <kernel/syscalls/scratch_buffer.h>
 #include <ktl/allocator.h>
 
 namespace kernite::syscalls {
@@ -51,8 +52,9 @@ constexpr auto free_removed = [](vma::Region const& removed) { memory::release_p
 
 ErrorOr<void> fill_from_file(int fd, u64 offset, u64 address, u64 length)
 {
-    constexpr usize chunk_size = 16 * 1024;
-    auto* chunk = static_cast<u8*>(ktl::allocate(chunk_size));
+    constexpr usize chunk_size = bounce_size;
+    BounceBuffer buffer(chunk_size);
+    u8* chunk = buffer.data();
     if (!chunk)
         return Error::from_errno(ENOMEM, "out of memory");
     u64 done = 0;
@@ -72,7 +74,6 @@ ErrorOr<void> fill_from_file(int fd, u64 offset, u64 address, u64 length)
         }
         done += got.value();
     }
-    ktl::deallocate(chunk);
     return result;
 }
 
@@ -107,7 +108,8 @@ Result sys_mmap(Arguments& arguments)
     }
     bool fixed = flags & (map_fixed | map_fixed_noreplace);
     if (!fixed) {
-        if (address && address % vma::page_size == 0 && vma::is_user_range(address, rounded) && map.is_free(address, rounded))
+        if (address && address % vma::page_size == 0 && vma::is_user_range(address, rounded)
+            && map.is_free(address, rounded))
             ; // the hint is free: take it, as Linux does
         else
             address = TRY(map.find_free(rounded));
@@ -119,7 +121,8 @@ Result sys_mmap(Arguments& arguments)
     request.kind = anonymous ? vma::RegionKind::Anonymous : vma::RegionKind::File;
     request.offset = anonymous ? 0 : offset;
     request.replace = flags & map_fixed && !(flags & map_fixed_noreplace);
-    TRY(report_wx(map.map(request, memory::wx_mode(settings().relaxed_wx), free_removed), "mmap", address, prot, arguments.frame.rip));
+    TRY(report_wx(map.map(request, memory::wx_mode(settings().relaxed_wx), free_removed), "mmap", address, prot,
+        arguments.frame.rip));
     if (!anonymous || (flags & map_populate)) {
         // A file's bytes are copied in at once (a private snapshot, as MAP_PRIVATE promises until written).
         auto populated = memory::populate(address, address + rounded, prot);
@@ -142,8 +145,7 @@ Result sys_munmap(Arguments& arguments)
 Result sys_mprotect(Arguments& arguments)
 {
     u32 prot = static_cast<u32>(arguments.a2) & ~0x03000000u; // PROT_GROWSDOWN/GROWSUP: ignored
-    auto result = memory::region_map().protect(arguments.a0, arguments.a1, prot,
-        memory::wx_mode(settings().relaxed_wx),
+    auto result = memory::region_map().protect(arguments.a0, arguments.a1, prot, memory::wx_mode(settings().relaxed_wx),
         [](vma::ProtectionChange const& change) { memory::change_pages(change.start, change.end, change.new_prot); });
     TRY(report_wx(std::move(result), "mprotect", arguments.a0, prot, arguments.frame.rip));
     return u64(0);
@@ -190,8 +192,7 @@ Result sys_madvise(Arguments& arguments)
         }
         return u64(0);
     }
-    default:
-        return u64(0); // advice only
+    default: return u64(0); // advice only
     }
 }
 

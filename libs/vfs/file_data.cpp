@@ -3,6 +3,8 @@
 
 #include <ktl/allocator.h>
 
+static_assert(kernite::vfs::file_page_size == ktl::page_allocation_size);
+
 namespace kernite::vfs {
 
 FileData::~FileData() { clear(); }
@@ -10,7 +12,7 @@ FileData::~FileData() { clear(); }
 void FileData::clear()
 {
     for (usize i = 0; i < m_page_slots; ++i)
-        ktl::deallocate(m_pages[i]);
+        ktl::deallocate_page(m_pages[i]);
     ktl::deallocate(m_pages);
     m_pages = nullptr;
     m_page_slots = 0;
@@ -60,10 +62,9 @@ ErrorOr<u8*> FileData::page_for_write(usize index)
         m_page_slots = slots;
     }
     if (!m_pages[index]) {
-        auto* bytes = static_cast<u8*>(ktl::allocate(file_page_size));
+        auto* bytes = static_cast<u8*>(ktl::allocate_zeroed_page());
         if (!bytes)
             return Error::from_errno(ENOMEM, "out of memory for file data");
-        __builtin_memset(bytes, 0, file_page_size);
         m_pages[index] = bytes;
         ++m_allocated_pages;
     }
@@ -120,7 +121,7 @@ ErrorOr<void> FileData::resize(u64 new_size)
         usize first_free = static_cast<usize>((new_size + file_page_size - 1) / file_page_size);
         for (usize i = first_free; i < m_page_slots; ++i) {
             if (m_pages[i]) {
-                ktl::deallocate(m_pages[i]);
+                ktl::deallocate_page(m_pages[i]);
                 m_pages[i] = nullptr;
                 --m_allocated_pages;
             }

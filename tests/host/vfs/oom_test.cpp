@@ -2,7 +2,7 @@
 // ENOMEM (never a crash or another errno), and leave a consistent tree: the listing and the file contents are
 // either the old or the new state, and destroying everything leaks nothing (ASan's leak check).
 //
-// This binary supplies its own ktl::allocate/deallocate, so the static library's host allocator is not linked
+// This binary supplies its own ktl::allocate/deallocate (and the page variants), so the static library's host allocator is not linked
 // in: allocation number `g_fail_at` (counted from arming) returns null.
 #include "vfs_test_support.h"
 
@@ -27,6 +27,19 @@ void* allocate(usize size)
 }
 
 void deallocate(void* pointer) { std::free(pointer); }
+
+// File pages are counted (and failed) with the rest.
+void* allocate_zeroed_page()
+{
+    if (g_fail_at >= 0 && g_allocations++ == g_fail_at)
+        return nullptr;
+    void* page = std::aligned_alloc(page_allocation_size, page_allocation_size);
+    if (page)
+        __builtin_memset(page, 0, page_allocation_size);
+    return page;
+}
+
+void deallocate_page(void* page) { std::free(page); }
 
 } // namespace ktl
 
