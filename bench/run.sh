@@ -36,7 +36,7 @@
 #   KERNITE_BIN, KERNITE_IMAGE  override build/bin/kernite and build/kernel/kernite-hardened.elf
 #   BENCH_FIGURES=""        only these figures, by function name or without its prefix ("heap figure_aslr";
 #                           default: all; results.json then holds only theirs)
-#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=3, BENCH_TAX_LUA_SCALE=0.02 for security_tax_*,
+#   BENCH_ASLR_BOOTS=24     boots for aslr_bits_*; BENCH_TAX_RUNS=5 (interleaved), BENCH_TAX_LUA_SCALE=0.02 for security_tax_*,
 #                           BENCH_TAX_BOOT_ROUNDS=8 interleaved rounds of BENCH_RUNS boots for security_tax_boot
 #   BENCH_KASAN_RUNS=10     runs per kernel for kasan_boot_ratio
 set -euo pipefail
@@ -493,7 +493,7 @@ figure_aslr()
 # ring 0 is emulated). security_tax_X = hardened / baseline (1.02 = 2% dearer); goal <= 1.10 boot, <= 1.02 apps.
 figure_security_tax()
 {
-    local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-3} lua_scale=${BENCH_TAX_LUA_SCALE:-0.02}
+    local build=$repo_root/build tax_runs=${BENCH_TAX_RUNS:-5} lua_scale=${BENCH_TAX_LUA_SCALE:-0.02}
     local tax_boot_rounds=${BENCH_TAX_BOOT_ROUNDS:-8}
     local lua=$build/apps/bin/lua.stripped sqlite=$build/apps/bin/sqlite3.stripped template=$build/tests/programs/rootfs
     local start_ns=$(date +%s%N)
@@ -512,35 +512,43 @@ figure_security_tax()
         figure_null security_tax_boot "$sanity_error" error
     fi
     # tax_program KEY EXPECTED_STATUS PROGRAM ARGS...: hardened and baseline runs of one program, each side in its
-    # own rootfs copy. No separate sanity run (a SQLite run takes minutes where ring 0 is emulated): every timed
-    # run's exit status, from hyperfine's JSON, must be the expected one (Lua 0; SQL 1, its deliberate error).
+    # own rootfs copy, interleaved (ABAB..., then BABA... every other round: back-to-back blocks of one side read
+    # 1.0 to 1.35 for the same images on this shared machine). No separate sanity run (a SQLite run takes seconds
+    # to minutes where ring 0 is emulated): every timed run's exit status must be the expected one (Lua 0; SQL 1,
+    # its deliberate error). Medians of the wall times.
     tax_program()
     {
-        local key=$1 expected=$2 program=$3 side
+        local key=$1 expected=$2 program=$3 side round start status
         shift 3
         if [[ ! -x $program || ! -d $template ]]; then
             figure_null "security_tax_$key" "$program or $template is not built (targets apps, test-programs-rootfs)" error
             return
         fi
-        local commands=()
+        local -A times=()
         for side in hardened baseline; do
             rm -rf "$tmp/root-$side"
             cp -a "$template" "$tmp/root-$side"
-            commands+=("$(printf '%q ' "$kernite" run --vmm kvm --kernel "$side" --timeout 900 --rootfs "$tmp/root-$side" "$program" -- "$@")")
+            times[$side]=""
         done
-        local json=$out_dir/hyperfine-tax-$key.json statuses
-        if ! hyperfine -N -i --style basic --warmup 0 --runs "$tax_runs" --export-json "$json" "${commands[@]}" >&2; then
-            figure_null "security_tax_$key" "hyperfine failed on the $key runs" error
-            return
-        fi
-        statuses=$(tr -d ' \n' <"$json" | grep -o '"exit_codes":\[[-0-9,]*\]' | grep -o '[-0-9]*' | sort -u | tr '\n' ' ')
-        if [[ $statuses != "$expected " ]]; then
-            figure_null "security_tax_$key" "the $key runs exited with status(es) $statuses, expected $expected" error
-            return
-        fi
-        mapfile -t medians < <(awk '/"median":/ { gsub(/[",]/, ""); printf "%.3f\n", $2 * 1000 }' "$json")
-        json_set "${key}_hardened_median_ms" "${medians[0]}"
-        json_set "${key}_baseline_median_ms" "${medians[1]}"
+        for ((round = 0; round < tax_runs; round++)); do
+            local order=(hardened baseline)
+            ((round % 2)) && order=(baseline hardened)
+            for side in "${order[@]}"; do
+                start=$(date +%s%N)
+                status=0
+                "$kernite" run --vmm kvm --kernel "$side" --timeout 900 --rootfs "$tmp/root-$side" "$program" -- "$@" \
+                    >/dev/null 2>"$tmp/tax-$key.err" || status=$?
+                if [[ $status != "$expected" ]]; then
+                    figure_null "security_tax_$key" "the $key run on $side exited with status $status, expected $expected: $(tail -1 "$tmp/tax-$key.err")" error
+                    return
+                fi
+                times[$side]+="$((($(date +%s%N) - start) / 1000)) "
+            done
+        done
+        for side in hardened baseline; do
+            json_set "${key}_${side}_median_ms" "$(tr ' ' '\n' <<<"${times[$side]}" | grep . | sort -n \
+                | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m / 1000 }')"
+        done
         json_set "security_tax_$key" "$(ratio "${key}_hardened_median_ms" "${key}_baseline_median_ms")"
     }
     tax_program lua 0 "$lua" lua/test.lua "$lua_scale"
