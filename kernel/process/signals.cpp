@@ -118,8 +118,9 @@ void deliver(arch::TrapFrame& frame, UserThread& thread, int signal, LinuxSiginf
         die(SIGSEGV);
     }
     if (setup_frame(frame, thread, signal, info).is_error()) {
-        // No room for the frame (a stack overflow, say): Linux's force_sigsegv, which cannot be handled.
-        die(signal == SIGSEGV ? SIGSEGV : SIGSEGV);
+        // No room for the frame (a stack overflow, say): Linux's force_sigsegv, which cannot be handled: the
+        // program dies of SIGSEGV whichever signal it was being given.
+        die(SIGSEGV);
     }
 }
 

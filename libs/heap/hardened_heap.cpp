@@ -210,18 +210,16 @@ HardenedHeap::Slab* HardenedHeap::new_slab(unsigned size_class)
     m_shuffle_state ^= fresh;
     if (m_shuffle_state == 0)
         m_shuffle_state = 1;
+    // Inside-out Fisher-Yates: the identity and the shuffle in one pass.
     u16* order = slab->sizes;
-    for (usize i = 0; i < capacity; ++i)
-        order[i] = static_cast<u16>(i);
     u64 draws = 0;
-    for (usize i = capacity - 1; i > 0; --i) {
-        if ((i & 3) == ((capacity - 1) & 3))
+    for (usize i = 0; i < capacity; ++i) {
+        if ((i & 3) == 0)
             draws = xorshift(m_shuffle_state);
         usize j = static_cast<usize>(((draws & 0xffff) * (i + 1)) >> 16);
         draws >>= 16;
-        u16 swap = order[i];
         order[i] = order[j];
-        order[j] = swap;
+        order[j] = static_cast<u16>(i);
     }
     uptr next = 0;
     for (usize k = capacity; k-- > 0;) {
