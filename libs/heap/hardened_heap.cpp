@@ -218,7 +218,7 @@ HardenedHeap::Slab* HardenedHeap::new_slab(unsigned size_class)
             draws = xorshift(m_shuffle_state);
         usize j = static_cast<usize>(((draws & 0xffff) * (i + 1)) >> 16);
         draws >>= 16;
-        order[i] = order[j];
+        order[i] = j == i ? static_cast<u16>(i) : order[j]; // never reads an entry not yet written
         order[j] = static_cast<u16>(i);
     }
     uptr next = 0;
