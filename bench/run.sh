@@ -12,6 +12,9 @@
 #   virtio_rng_stage_us_{kvm,tcg} (+ _off_, boot_)    bench/virtio_rng_cost.sh: virtio-rng's boot stage under QEMU
 #   heap_hardened_vs_plain, heap_oscar_vs_plain, ...  build/bench/heap-bench: the kernel heap against a plain
 #                                                     allocator, same run, server trace (issue 5)
+#   heap_{plain,hardened}_instructions_per_operation, heap-bench --replay under callgrind: instructions and
+#   heap_{plain,hardened}_l1d_misses_per_operation,   simulated L1d misses per operation, exact (valgrind)
+#   heap_hardened_vs_plain_instructions
 #   syscall_ns_isolation_ring, syscall_ns_isolation_none   system-call round trip of the ring3-probe's getpid loop
 #                                                     with the program in ring 3 and in ring 0 (--isolation), KVM
 #                                                     (QEMU TCG without /dev/kvm); the same under TCG: *_tcg
@@ -675,13 +678,58 @@ figure_heap()
             figure_null "$key" "heap-bench (exit $status) printed no $key" error
         fi
     done
+    heap_instruction_figures "$bench"
     row_goal "heap: hardened / plain throughput" heap_hardened_vs_plain "x" ">= 0.9" ge 0.9
+    row "heap: instructions per operation, plain / hardened" "$(show heap_plain_instructions_per_operation) / $(show heap_hardened_instructions_per_operation)" "-" "-"
+    row "heap: L1d misses per operation, plain / hardened" "$(show heap_plain_l1d_misses_per_operation) / $(show heap_hardened_l1d_misses_per_operation)" "-" "-"
     row "heap: hardened / plain, objects filled" "$(show heap_hardened_vs_plain_filled "x")" "-" "-"
     row "heap: --heap full / plain" "$(show heap_full_vs_plain "x")" "-" "-"
     row "heap: --heap oscar / plain (host mmap)" "$(show heap_oscar_vs_plain "x")" "-" "-"
     row "heap: hardened memory / plain" "$(show heap_hardened_memory_vs_plain "x")" "-" "-"
     row "heap: oscar memory / plain" "$(show heap_oscar_memory_vs_plain "x")" "-" "-"
     row "heap: oscar page tables per allocation" "$(show heap_oscar_page_table_bytes_per_allocation " B")" "-" "-"
+}
+
+# The same replay under callgrind (`heap-bench --replay`): instructions and simulated L1d misses per operation
+# inside the measured replays only. Exact and repeatable, where the times above move with the machine's load.
+heap_instruction_figures()
+{
+    local bench=$1 which key totals rounds=2 operations
+    local keys=(instructions_per_operation l1d_misses_per_operation)
+    if ! command -v valgrind >/dev/null; then
+        for which in plain hardened; do
+            for key in "${keys[@]}"; do figure_null "heap_${which}_$key" "valgrind is not installed" error; done
+        done
+        figure_null heap_hardened_vs_plain_instructions "valgrind is not installed" error
+        return
+    fi
+    for which in plain hardened; do
+        if ! valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*measured_replays*' \
+            --callgrind-out-file="$tmp/callgrind-heap-$which.out" "$bench" --replay "$which" "$rounds" \
+            >"$tmp/callgrind-heap-$which.log" 2>&1; then
+            for key in "${keys[@]}"; do
+                figure_null "heap_${which}_$key" "callgrind on heap-bench --replay $which failed: $(tail -n 1 "$tmp/callgrind-heap-$which.log")" error
+            done
+            continue
+        fi
+        # events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+        totals=$(awk '$1 == "totals:" { print $2, $6 + $7 }' "$tmp/callgrind-heap-$which.out")
+        operations=$(awk '$1 == "replayed" { print $2 * $4 }' "$tmp/callgrind-heap-$which.log")
+        if [[ -z $totals || -z $operations ]]; then
+            for key in "${keys[@]}"; do figure_null "heap_${which}_$key" "no callgrind totals for $which" error; done
+            continue
+        fi
+        json_set "heap_${which}_instructions_per_operation" "$(awk -v t="${totals% *}" -v n="$operations" 'BEGIN { printf "%.1f", t / n }')"
+        json_set "heap_${which}_l1d_misses_per_operation" "$(awk -v t="${totals#* }" -v n="$operations" 'BEGIN { printf "%.3f", t / n }')"
+    done
+    local plain hardened
+    plain=$(json_get heap_plain_instructions_per_operation)
+    hardened=$(json_get heap_hardened_instructions_per_operation)
+    if [[ $plain != null && $hardened != null ]]; then
+        json_set heap_hardened_vs_plain_instructions "$(awk -v p="$plain" -v h="$hardened" 'BEGIN { printf "%.3f", p / h }')"
+    else
+        figure_null heap_hardened_vs_plain_instructions "an instruction count is missing" error
+    fi
 }
 
 # virtio-rng under QEMU (kernel/drivers/virtio): the boot-timeline stage with and without the device, medians of

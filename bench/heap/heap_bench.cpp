@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -317,10 +318,41 @@ public:
     std::map<std::string, double> m_time_per_iteration;
 };
 
+// `--replay plain|hardened ROUNDS`: one warm replay, then ROUNDS more in `measured_replays` and nothing else, for
+// callgrind (bench/run.sh counts instructions and simulated cache misses inside that function: figures that do
+// not move with the load of a shared machine, unlike the times above).
+template<typename Fixture>
+[[gnu::noinline]] void measured_replays(Fixture& fixture, std::vector<void*>& pointers, int rounds)
+{
+    for (int i = 0; i < rounds; ++i)
+        replay(fixture.heap, pointers, trace().operations.size());
+}
+
+template<typename Fixture>
+int replay_only(int rounds)
+{
+    Fixture fixture;
+    std::vector<void*> pointers(trace().slots);
+    replay(fixture.heap, pointers, trace().operations.size());
+    measured_replays(fixture, pointers, rounds);
+    std::printf("replayed %d x %zu operations\n", rounds, trace().operations.size());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    if (argc == 4 && std::string(argv[1]) == "--replay") {
+        int rounds = std::atoi(argv[3]);
+        std::string which = argv[2];
+        if (rounds > 0 && which == "plain")
+            return replay_only<PlainFixture>(rounds);
+        if (rounds > 0 && which == "hardened")
+            return replay_only<HardenedFixture>(rounds);
+        std::fprintf(stderr, "usage: heap-bench --replay plain|hardened ROUNDS\n");
+        return 2;
+    }
     benchmark::Initialize(&argc, argv);
     RatioReporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -78,11 +78,10 @@ char const* misuse_name(Misuse misuse)
 // lookup table and large-block descriptors live in the heap object itself (zero already, in the kernel's .bss).
 bool HardenedHeap::initialize()
 {
-    u64 secrets[3];
+    u64 secrets[2];
     m_random(secrets, sizeof(secrets));
     m_canary_secret = secrets[0];
-    m_list_secret = secrets[1];
-    m_shuffle_state = secrets[2] | 1; // xorshift needs a nonzero state
+    m_shuffle_state = secrets[1] | 1; // xorshift needs a nonzero state
     __builtin_memset(secrets, 0, sizeof(secrets));
     m_slabs = static_cast<Slab*>(m_pages.reserve((chunk_count * sizeof(Slab) + page_size - 1) & ~(page_size - 1)));
     m_region = static_cast<u8*>(m_pages.reserve(chunk_count * chunk_bytes));
@@ -116,28 +115,15 @@ void* HardenedHeap::allocate_slow(usize size)
     return refill(class_of(size), size);
 }
 
-// The current slab has no free slot (or its next link is corrupt): take a partial slab or make a new one.
+// The current slab has no free slot: take a partial slab or make a new one.
 void* HardenedHeap::refill(unsigned size_class, usize size)
 {
     SizeClass& sc = m_classes[size_class];
-    if (Slab* current = sc.current) {
-        if (u8* object = current->free_head) {
-            // Size 0 comes here with slots left (it is served as 1 byte by the inline path once size is 1).
-            uptr next = encode(load_u64(object), reinterpret_cast<uptr>(object));
-            uptr offset = next - reinterpret_cast<uptr>(current->base);
-            if (next == 0
-                || (offset < current->bytes
-                    && static_cast<u32>(offset * class_tables.reciprocal[size_class])
-                        < class_tables.reciprocal[size_class]))
-                return allocate(size);
-            // The inline path refused the link: a free object's encoded pointer was overwritten (an overflow
-            // from the slot before, or a write after free). The slab's free list is dropped: never used again.
-            report(Misuse::HeapCorruption, current->free_head, "encoded free-list link overwritten: heap overflow");
-            current->free_head = nullptr;
-            current->free_count = 0;
-        }
+    if (Slab* current = sc.current; current != &no_slab) {
+        if (current->free_count)
+            return allocate(size); // size 0 comes here with slots left: served as 1 byte by the inline path
         current->is_current = false;
-        sc.current = nullptr;
+        sc.current = &no_slab;
     }
     Slab* slab = sc.partial;
     if (slab) {
@@ -199,35 +185,24 @@ HardenedHeap::Slab* HardenedHeap::new_slab(unsigned size_class)
     slab->is_current = false;
     slab->allocated[0] = slab->allocated[1] = 0;
 
-    // A random slot order (Fisher-Yates), linked once: allocations then follow it at no cost of their own. Each
-    // slab mixes 8 fresh random bytes into the shuffle generator. The order is built in the descriptor's `sizes`
-    // (written again as slots are handed out), not in a local array: a stack array would give this function a
-    // canary check and, under -ftrivial-auto-var-init, a zeroing of the array at every call. Each 64-bit draw
-    // serves four swaps with 16 random bits each (Lemire's multiply; the bias for at most 128 slots is below
-    // 128 / 65536).
+    // A random slot order (inside-out Fisher-Yates, the identity and the shuffle in one pass) in the descriptor's
+    // free-slot array. Each slab mixes 8 fresh random bytes into the shuffle generator, and each 64-bit draw serves
+    // four swaps with 16 random bits each (Lemire's multiply; the bias for at most 128 slots is below 128 / 65536).
     u64 fresh;
     m_random(&fresh, sizeof(fresh));
     m_shuffle_state ^= fresh;
     if (m_shuffle_state == 0)
         m_shuffle_state = 1;
-    // Inside-out Fisher-Yates: the identity and the shuffle in one pass.
-    u16* order = slab->sizes;
+    u8* order = slab->free_slots;
     u64 draws = 0;
     for (usize i = 0; i < capacity; ++i) {
         if ((i & 3) == 0)
             draws = xorshift(m_shuffle_state);
         usize j = static_cast<usize>(((draws & 0xffff) * (i + 1)) >> 16);
         draws >>= 16;
-        order[i] = j == i ? static_cast<u16>(i) : order[j]; // never reads an entry not yet written
-        order[j] = static_cast<u16>(i);
+        order[i] = j == i ? static_cast<u8>(i) : order[j]; // never reads an entry not yet written
+        order[j] = static_cast<u8>(i);
     }
-    uptr next = 0;
-    for (usize k = capacity; k-- > 0;) {
-        u8* object = base + order[k] * stride;
-        store_u64(object, encode(next, reinterpret_cast<uptr>(object)));
-        next = reinterpret_cast<uptr>(object);
-    }
-    slab->free_head = reinterpret_cast<u8*>(next);
     slab->base = base;
     m_statistics.slab_pages += pages;
     return slab;
@@ -248,7 +223,7 @@ void HardenedHeap::release_slab(Slab& slab)
     m_pages.decommit(slab.base, slab.pages);
     m_statistics.slab_pages -= slab.pages;
     slab.base = nullptr;
-    slab.free_head = nullptr;
+    slab.free_count = 0;
     slab.bytes = 0;
     slab.next = m_free_chunks;
     m_free_chunks = &slab;
@@ -276,9 +251,21 @@ void HardenedHeap::release_from_quarantine(u8* object)
         report(Misuse::UseAfterFree, object, "freed object written while in quarantine: write after free");
         return;
     }
-    store_u64(object, encode(reinterpret_cast<uptr>(slab.free_head), address));
-    slab.free_head = object;
-    ++slab.free_count;
+    // Back among the slab's free slots at a random position, so that the order slots are handed out in stays
+    // unpredictable after the first round too.
+    u32 slot = static_cast<u32>(
+        ((address - reinterpret_cast<uptr>(slab.base)) * class_tables.reciprocal[slab.size_class]) >> 32);
+    u32 count = slab.free_count;
+    if (m_release_draws_left == 0) {
+        m_release_draws = xorshift(m_shuffle_state);
+        m_release_draws_left = 4;
+    }
+    --m_release_draws_left;
+    u32 position = static_cast<u32>(((m_release_draws & 0xffff) * (count + 1)) >> 16);
+    m_release_draws >>= 16;
+    slab.free_slots[count] = slab.free_slots[position];
+    slab.free_slots[position] = static_cast<u8>(slot);
+    slab.free_count = static_cast<u16>(count + 1);
     if (slab.is_current)
         return;
     SizeClass& sc = m_classes[slab.size_class];
@@ -353,7 +340,7 @@ void HardenedHeap::deallocate_slow(void* pointer, bool sized, usize size)
         __builtin_memset(object, poison_byte, object_size);
     else
         __builtin_memset(object, poison_byte, fast_poison_bytes);
-    quarantine(object, object_size);
+    quarantine(object);
 }
 
 void* HardenedHeap::allocate_large(usize size)
@@ -417,6 +404,23 @@ void HardenedHeap::deallocate_large(void* pointer, bool sized, usize size)
     --m_statistics.live_allocations;
     m_statistics.live_bytes -= block->size;
     delete_block(block);
+}
+
+HeapStatistics HardenedHeap::statistics() const
+{
+    HeapStatistics result = m_statistics;
+    for (usize chunk = 0; chunk < m_chunks_used; ++chunk) {
+        Slab const& slab = m_slabs[chunk];
+        if (!slab.base)
+            continue;
+        for (unsigned word = 0; word < 2; ++word) {
+            for (u64 bits = slab.allocated[word]; bits; bits &= bits - 1) {
+                ++result.live_allocations;
+                result.live_bytes += slab.sizes[word * 64 + static_cast<unsigned>(__builtin_ctzll(bits))];
+            }
+        }
+    }
+    return result;
 }
 
 usize HardenedHeap::allocation_size(void const* pointer) const

@@ -2,14 +2,15 @@
 // inject everything hardware-ish (pages, random numbers, what to do on misuse).
 //
 // Design (docs/security-model.md, "The hardened heap, in detail"), built so that the common allocation and free
-// are a handful of instructions more than a plain free-list allocator:
+// stay short and out of line of everything rare:
 //   - size classes from 16 B to 2 KiB; every slab sits at the start of its own 64 KiB chunk of a reserved slab
 //     region, the rest of the chunk left unmapped (a guard after every slab). A pointer's slab descriptor is found
 //     by arithmetic (chunk index), not by a table lookup;
-//   - out-of-line descriptors (an array beside the region): allocation bitmap, requested sizes, free-list head;
-//   - per-slab free lists whose links inside free objects are encoded (next ^ secret ^ slot address, Linux's
-//     SLAB_FREELIST_HARDENED) and checked on decode: inside the slab and at a slot start, else heap-corruption;
-//   - randomized slot order: a slab's free list is shuffled when the slab is created (Linux SLAB_FREELIST_RANDOM);
+//   - out-of-line descriptors (an array beside the region): allocation bitmap, requested sizes and the free slots
+//     as an array of indices. Nothing about a free slot is kept inside it, so an overflow or a write after free
+//     cannot steer an allocation, and allocating reads no object memory;
+//   - randomized slot order: a new slab's free-slot array is shuffled (Linux SLAB_FREELIST_RANDOM), and a slot
+//     leaving the quarantine goes back at a random position of it;
 //   - a canary (8 bytes, a keyed hash of the slot address) right after the requested size, checked on free;
 //   - double-free and invalid-free detection: one allocation bit per slot, slot-start and region checks;
 //   - a quarantine: a FIFO of the last 256 freed objects, not reused until they leave it;
@@ -31,7 +32,7 @@ inline constexpr usize largest_slab_size = 2048;
 
 enum class Misuse : u8 {
     DoubleFree,     // freeing a slot that is already free or in quarantine (or a large block freed recently)
-    HeapCorruption, // a canary or an encoded free-list link overwritten: a write past the end of an object
+    HeapCorruption, // a canary overwritten: a write past the end of an object
     UseAfterFree,   // the poison of a quarantined slot changed: a write after free
     InvalidFree,    // a pointer this heap never handed out: foreign, or not at the start of an object
 };
@@ -109,7 +110,7 @@ protected:
     ~PageSource() = default;
 };
 
-// Fills `length` bytes with random bytes: 24 bytes at the first allocation (secrets), 8 bytes per new slab (its
+// Fills `length` bytes with random bytes: 16 bytes at the first allocation (secrets), 8 bytes per new slab (its
 // shuffle seed). Small draws on purpose: the kernel's DRBG serves them from its buffer (docs/platform-notes.md).
 using RandomSource = void (*)(void* buffer, usize length);
 // May return (tests); the kernel's does not.
@@ -138,17 +139,19 @@ public:
     // A slab's descriptor, in the descriptor array beside the slab region: never inside the object pages.
     struct Slab {
         u8* base;      // the chunk's first byte; nullptr while the chunk holds no slab
-        u8* free_head; // first free slot (not in quarantine), nullptr when none
         Slab* next;    // in its class's partial list, or the free-chunk list
         Slab* prev;
         u32 bytes;     // capacity * stride: a slot offset must be below it
         u16 size_class;
         u16 capacity;
-        u16 free_count; // slots on the free list
+        u16 free_count; // entries of `free_slots` in use
         u16 pages;
         bool in_partial;
         bool is_current;
         u64 allocated[2]; // one bit per slot handed out
+        // The free slots (not in quarantine) as indices, in random order: allocation takes the last one. Nothing
+        // about free slots is kept inside them, so no allocation reads object memory and no overflow reaches this.
+        u8 free_slots[max_slots];
         u16 sizes[max_slots]; // requested size of each slot in use or in quarantine
     };
     // A large block's descriptor (metadata pages), found through a hash table of its object page.
@@ -192,11 +195,16 @@ public:
     {
         return reinterpret_cast<uptr>(pointer) - reinterpret_cast<uptr>(m_region) < m_region_reserved;
     }
-    HeapStatistics statistics() const { return m_statistics; }
+    // Counts the live slab objects from the allocation bits (the fast paths keep no counters: a counter update per
+    // operation costs more than the rest of the bookkeeping).
+    HeapStatistics statistics() const;
 
 private:
+    // What a size class's `current` points at before its first slab: no free slot, so the fast path needs no
+    // null test. Never written.
+    static inline Slab no_slab {};
     struct SizeClass {
-        Slab* current { nullptr }; // the slab allocations come from
+        Slab* current { &no_slab }; // the slab allocations come from; `no_slab` (never any free slot) when none
         Slab* partial { nullptr }; // other slabs with free slots (doubly linked)
         u32 empty_slabs { 0 };     // fully free slabs kept in `partial`
     };
@@ -215,10 +223,8 @@ private:
     void deallocate_large(void* pointer, bool sized, usize size);
     void release_from_quarantine(u8* object);
     // A freed slot (already poisoned) enters the quarantine ring; the oldest one leaves it.
-    [[gnu::always_inline]] void quarantine(u8* object, usize object_size)
+    [[gnu::always_inline]] void quarantine(u8* object)
     {
-        --m_statistics.live_allocations;
-        m_statistics.live_bytes -= object_size;
         u8* oldest = m_quarantine[m_quarantine_next];
         m_quarantine[m_quarantine_next] = object;
         m_quarantine_next = (m_quarantine_next + 1) % quarantine_capacity;
@@ -238,7 +244,6 @@ private:
 
     void report(Misuse, void const* pointer, char const* message);
     u64 canary_for(uptr slot_address) const { return (slot_address ^ m_canary_secret) * 0x9e3779b97f4a7c15ull; }
-    uptr encode(uptr next, uptr slot_address) const { return next ^ m_list_secret ^ slot_address; }
 
     PageSource& m_pages;
     RandomSource m_random;
@@ -246,8 +251,9 @@ private:
     Checks m_checks;
     bool m_initialized { false };
     u64 m_canary_secret { 0 };
-    u64 m_list_secret { 0 };
     u64 m_shuffle_state { 0 };
+    u64 m_release_draws { 0 }; // 16 random bits per slot leaving the quarantine
+    unsigned m_release_draws_left { 0 };
 
     u8* m_region { nullptr };    // chunk_count chunks of 64 KiB
     usize m_region_reserved { 0 };
@@ -274,34 +280,23 @@ private:
     uptr m_recent_large[recent_large_capacity] {};
     usize m_recent_large_next { 0 };
 
-    HeapStatistics m_statistics;
+    HeapStatistics m_statistics; // live_allocations and live_bytes: the large blocks only
 };
 
-// The fast paths: a slot from the current slab's free list, and a free into the quarantine. Everything else
+// The fast paths: a slot from the current slab's free-slot array, and a free into the quarantine. Everything else
 // (a new slab, a misuse, a large block, full checks) is out of line.
 [[gnu::always_inline]] inline void* HardenedHeap::allocate(usize size)
 {
     if (size - 1 < largest_slab_size) { // size 0 wraps: the slow path serves it as 1 byte
         unsigned size_class = detail::class_of(size);
         Slab* slab = m_classes[size_class].current;
-        u8* object = slab ? slab->free_head : nullptr;
-        if (object) [[likely]] {
-            uptr address = reinterpret_cast<uptr>(object);
-            uptr base = reinterpret_cast<uptr>(slab->base);
-            u64 reciprocal = detail::class_tables.reciprocal[size_class];
-            uptr next = encode(detail::load_u64(object), address);
-            u64 next_scaled = (next - base) * reciprocal;
-            // The decoded link must be the list's end or a slot start inside this slab.
-            if (next != 0 && (next - base >= slab->bytes || static_cast<u32>(next_scaled) >= reciprocal)) [[unlikely]]
-                return allocate_slow(size);
-            slab->free_head = reinterpret_cast<u8*>(next);
-            --slab->free_count;
-            u32 slot = static_cast<u32>(((address - base) * reciprocal) >> 32);
+        if (u16 count = slab->free_count) [[likely]] {
+            u32 slot = slab->free_slots[count - 1];
+            slab->free_count = static_cast<u16>(count - 1);
+            u8* object = slab->base + slot * detail::class_tables.stride[size_class];
             slab->allocated[slot / 64] |= 1ull << (slot % 64);
             slab->sizes[slot] = static_cast<u16>(size);
-            detail::store_u64(object + size, canary_for(address));
-            ++m_statistics.live_allocations;
-            m_statistics.live_bytes += size;
+            detail::store_u64(object + size, canary_for(reinterpret_cast<uptr>(object)));
             return object;
         }
     }
@@ -327,7 +322,7 @@ private:
                 slab->allocated[slot / 64] &= ~bit;
                 for (usize i = 0; i < fast_poison_bytes; i += 8)
                     detail::store_u64(object + i, detail::poison_word);
-                quarantine(object, size);
+                quarantine(object);
                 return;
             }
         }
