@@ -51,6 +51,19 @@ bool poison_intact(u8 const* object, usize size)
     return difference == 0;
 }
 
+struct IdentityOrder {
+    u8 slots[max_slots];
+};
+constexpr IdentityOrder make_identity_order()
+{
+    IdentityOrder order {};
+    for (usize i = 0; i < max_slots; ++i)
+        order.slots[i] = static_cast<u8>(i);
+    return order;
+}
+constexpr IdentityOrder identity_order = make_identity_order();
+static_assert(max_slots <= 256, "slot indices are bytes");
+
 uptr hash_page(uptr page) { return static_cast<uptr>((page >> 12) * 0x9e3779b97f4a7c15ull); }
 
 u64 xorshift(u64& state)
@@ -81,7 +94,7 @@ bool HardenedHeap::initialize()
     u64 secrets[2];
     m_random(secrets, sizeof(secrets));
     m_canary_secret = secrets[0];
-    m_shuffle_state = secrets[1] | 1; // xorshift needs a nonzero state
+    m_choice_state = secrets[1] | 1; // xorshift needs a nonzero state
     __builtin_memset(secrets, 0, sizeof(secrets));
     m_slabs = static_cast<Slab*>(m_pages.reserve((chunk_count * sizeof(Slab) + page_size - 1) & ~(page_size - 1)));
     m_region = static_cast<u8*>(m_pages.reserve(chunk_count * chunk_bytes));
@@ -97,6 +110,9 @@ bool HardenedHeap::initialize()
     m_initialized = true;
     return true;
 }
+
+// Three 16-bit draws of one xorshift step, above the marker bit that says when they are used up.
+u64 HardenedHeap::refill_draws() { return (xorshift(m_choice_state) >> 16) | (u64(1) << 48); }
 
 void HardenedHeap::report(Misuse misuse, void const* pointer, char const* message)
 {
@@ -185,24 +201,14 @@ HardenedHeap::Slab* HardenedHeap::new_slab(unsigned size_class)
     slab->is_current = false;
     slab->allocated[0] = slab->allocated[1] = 0;
 
-    // A random slot order (inside-out Fisher-Yates, the identity and the shuffle in one pass) in the descriptor's
-    // free-slot array. Each slab mixes 8 fresh random bytes into the shuffle generator, and each 64-bit draw serves
-    // four swaps with 16 random bits each (Lemire's multiply; the bias for at most 128 slots is below 128 / 65536).
+    // Allocation picks a random free slot, so the array starts in slot order; the slab mixes 8 fresh random bytes
+    // into the heap's slot-choice generator.
     u64 fresh;
     m_random(&fresh, sizeof(fresh));
-    m_shuffle_state ^= fresh;
-    if (m_shuffle_state == 0)
-        m_shuffle_state = 1;
-    u8* order = slab->free_slots;
-    u64 draws = 0;
-    for (usize i = 0; i < capacity; ++i) {
-        if ((i & 3) == 0)
-            draws = xorshift(m_shuffle_state);
-        usize j = static_cast<usize>(((draws & 0xffff) * (i + 1)) >> 16);
-        draws >>= 16;
-        order[i] = j == i ? static_cast<u8>(i) : order[j]; // never reads an entry not yet written
-        order[j] = static_cast<u8>(i);
-    }
+    m_choice_state ^= fresh;
+    if (m_choice_state == 0)
+        m_choice_state = 1;
+    __builtin_memcpy(slab->free_slots, identity_order.slots, capacity);
     slab->base = base;
     m_statistics.slab_pages += pages;
     return slab;
@@ -251,20 +257,11 @@ void HardenedHeap::release_from_quarantine(u8* object)
         report(Misuse::UseAfterFree, object, "freed object written while in quarantine: write after free");
         return;
     }
-    // Back among the slab's free slots at a random position, so that the order slots are handed out in stays
-    // unpredictable after the first round too.
+    // Back among the slab's free slots (allocation picks among them at random).
     u32 slot = static_cast<u32>(
         ((address - reinterpret_cast<uptr>(slab.base)) * class_tables.reciprocal[slab.size_class]) >> 32);
     u32 count = slab.free_count;
-    if (m_release_draws_left == 0) {
-        m_release_draws = xorshift(m_shuffle_state);
-        m_release_draws_left = 4;
-    }
-    --m_release_draws_left;
-    u32 position = static_cast<u32>(((m_release_draws & 0xffff) * (count + 1)) >> 16);
-    m_release_draws >>= 16;
-    slab.free_slots[count] = slab.free_slots[position];
-    slab.free_slots[position] = static_cast<u8>(slot);
+    slab.free_slots[count] = static_cast<u8>(slot);
     slab.free_count = static_cast<u16>(count + 1);
     if (slab.is_current)
         return;

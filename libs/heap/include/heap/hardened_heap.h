@@ -9,8 +9,8 @@
 //   - out-of-line descriptors (an array beside the region): allocation bitmap, requested sizes and the free slots
 //     as an array of indices. Nothing about a free slot is kept inside it, so an overflow or a write after free
 //     cannot steer an allocation, and allocating reads no object memory;
-//   - randomized slot order: a new slab's free-slot array is shuffled (Linux SLAB_FREELIST_RANDOM), and a slot
-//     leaving the quarantine goes back at a random position of it;
+//   - randomized slot choice: every allocation takes a random one of the current slab's free slots (16 bits of a
+//     per-heap xorshift generator that each new slab reseeds with fresh random bytes);
 //   - a canary (8 bytes, a keyed hash of the slot address) right after the requested size, checked on free;
 //   - double-free and invalid-free detection: one allocation bit per slot, slot-start and region checks;
 //   - a quarantine: a FIFO of the last 256 freed objects, not reused until they leave it;
@@ -111,7 +111,7 @@ protected:
 };
 
 // Fills `length` bytes with random bytes: 16 bytes at the first allocation (secrets), 8 bytes per new slab (its
-// shuffle seed). Small draws on purpose: the kernel's DRBG serves them from its buffer (docs/platform-notes.md).
+// slot-choice reseed). Small draws on purpose: the kernel's DRBG serves them from its buffer (docs/platform-notes.md).
 using RandomSource = void (*)(void* buffer, usize length);
 // May return (tests); the kernel's does not.
 using ReportMisuse = void (*)(Misuse, void const* pointer, char const* message);
@@ -215,6 +215,7 @@ private:
 
     bool initialize();
     void* allocate_slow(usize size);
+    u64 refill_draws();
     void* refill(unsigned size_class, usize size);
     Slab* new_slab(unsigned size_class);
     void release_slab(Slab&);
@@ -251,9 +252,9 @@ private:
     Checks m_checks;
     bool m_initialized { false };
     u64 m_canary_secret { 0 };
-    u64 m_shuffle_state { 0 };
-    u64 m_release_draws { 0 }; // 16 random bits per slot leaving the quarantine
-    unsigned m_release_draws_left { 0 };
+    u64 m_choice_state { 0 };
+    // Random bits for slot choice, 16 per allocation, above a marker bit: 1 (or 0) means none are left.
+    u64 m_draws { 0 };
 
     u8* m_region { nullptr };    // chunk_count chunks of 64 KiB
     usize m_region_reserved { 0 };
@@ -291,7 +292,14 @@ private:
         unsigned size_class = detail::class_of(size);
         Slab* slab = m_classes[size_class].current;
         if (u16 count = slab->free_count) [[likely]] {
-            u32 slot = slab->free_slots[count - 1];
+            // A random one of the slab's free slots; the last one takes its place in the array.
+            u64 draws = m_draws;
+            if (draws <= 1) [[unlikely]]
+                draws = refill_draws();
+            u32 pick = static_cast<u32>(((draws & 0xffff) * count) >> 16);
+            m_draws = draws >> 16;
+            u32 slot = slab->free_slots[pick];
+            slab->free_slots[pick] = slab->free_slots[count - 1];
             slab->free_count = static_cast<u16>(count - 1);
             u8* object = slab->base + slot * detail::class_tables.stride[size_class];
             slab->allocated[slot / 64] |= 1ull << (slot % 64);
