@@ -24,6 +24,7 @@ packages=(
     tcl                                  # apps/: SQLite's amalgamation is generated with tclsh
     rng-tools5                           # tests/attacks: rngtest (FIPS 140-2) judges getrandom output
     linux-perf                           # make bench: kvm:kvm_emulate_insn counts (security_cost_*), tools/ring0-profile.py
+    valgrind                             # make bench: callgrind counts of the heap replay (heap_*_per_operation)
 )
 
 if [[ ${1:-} == --dev ]]; then
