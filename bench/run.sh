@@ -19,8 +19,8 @@
 #                                                     with the program in ring 3 and in ring 0 (--isolation), KVM
 #                                                     (QEMU TCG without /dev/kvm); the same under TCG: *_tcg
 #   aslr_bits_<region>, aslr_boot_ratio              random bits of each region's base over 24 boots (kernel,
-#                                                     kernel_heap, kernel_slab, kernel_stack, app, heap, mmap,
-#                                                     stack); boot with and without ASLR (issue 4)
+#                                                     kernel_heap, kernel_slab, kernel_alias, kernel_stack, app,
+#                                                     heap, mmap, stack); boot with and without ASLR (issue 4)
 #   security_tax_boot, security_tax_lua,              hardened / baseline kernel, side by side: quick boot, the
 #   security_tax_sqlite                               Lua and SQLite scripts under `kernite run` (issue 4)
 #   security_tax_lua_instructions,                    the Lua script's emulated kernel instructions, hardened /
@@ -416,7 +416,7 @@ figure_boot_instructions()
 # region: kernel, kernel-heap, kernel-stack (the kernel's own), app, heap, mmap, stack (the program's). The bit
 # count can exceed log2(choices) by one when the range of bases straddles a power of two (the program's stack and
 # mmap bases: 2^28 choices, 29 bits vary): aslr_range_bits_<region> gives the range-and-step estimate beside it.
-aslr_regions=(kernel kernel-heap kernel-slab kernel-stack app heap mmap stack)
+aslr_regions=(kernel kernel-heap kernel-slab kernel-alias kernel-stack app heap mmap stack)
 figure_aslr()
 {
     local boots=${BENCH_ASLR_BOOTS:-24} program=$repo_root/build/tests/attacks/bin/entropy.glibc i region key

@@ -146,6 +146,8 @@ extern "C" [[noreturn, gnu::no_sanitize_address]] void kernel_main(BootParams* p
         platform::console_write(abi::ConsoleStream::Stderr, line, length);
         length = format(line, sizeof(line), "layout kernel-slab 0x%lx\n", mm::kernel_slab_start());
         platform::console_write(abi::ConsoleStream::Stderr, line, length);
+        length = format(line, sizeof(line), "layout kernel-alias 0x%lx\n", mm::kernel_alias_start());
+        platform::console_write(abi::ConsoleStream::Stderr, line, length);
         length = format(line, sizeof(line), "layout kernel-stack 0x%lx\n", mm::kernel_stacks_start());
         platform::console_write(abi::ConsoleStream::Stderr, line, length);
     }

@@ -10,10 +10,11 @@ namespace {
 constexpr u64 page = 4096;
 constexpr u64 stacks_window_size = 1ull << 44; // 16 TiB (boot_params.h)
 static_assert(kernel_stacks_base + stacks_window_size == kernel_heap_base);
-static_assert(kernel_alias_window_base + kernel_slab_window_size == device_mmio_base);
+static_assert(kernel_alias_window_size == kernel_slab_window_size);
 
 u64 g_heap_start;
 u64 g_slab_start;
+u64 g_alias_start;
 u64 g_stacks_start;
 
 // A page-aligned base for a region of `size` bytes inside [window, window + window_size): uniform over the
@@ -37,6 +38,8 @@ void randomize_kernel_regions(bool aslr)
     g_heap_start = choose("kernel heap", kernel_heap_base, kernel_heap_window_size, kernel_heap_region_size, aslr);
     g_slab_start = choose("kernel slab", kernel_slab_window_base, kernel_slab_window_size, kernel_slab_region_size,
         aslr);
+    g_alias_start = choose("kernel alias", kernel_alias_window_base, kernel_alias_window_size,
+        kernel_alias_region_size, aslr);
     g_stacks_start = choose("kernel stack", kernel_stacks_base, stacks_window_size, kernel_stacks_region_size, aslr);
 }
 
@@ -50,6 +53,12 @@ u64 kernel_slab_start()
 {
     VERIFY(g_slab_start != 0);
     return g_slab_start;
+}
+
+u64 kernel_alias_start()
+{
+    VERIFY(g_alias_start != 0);
+    return g_alias_start;
 }
 
 u64 kernel_stacks_start()

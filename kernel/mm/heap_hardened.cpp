@@ -170,12 +170,6 @@ private:
     u64 m_next { 0 };
     u64 m_next_reserved { 0 };
 
-public:
-    // The last quarter: OSCAR aliases (heap=oscar), addresses never reused (not randomized: see the docs).
-    static constexpr u64 alias_region_base = kernel_alias_window_base;
-    static constexpr u64 alias_region_size = device_mmio_base - alias_region_base;
-
-private:
     u64 m_block_pages[tracked_pages / 64] {};
 };
 
@@ -295,6 +289,7 @@ public:
     }
     void set_checks(heap::Checks checks) { m_heap.set_checks(checks); }
     void set_oscar_mode() { m_oscar_mode = true; }
+    void place_aliases(u64 region, u64 bytes) { VERIFY(m_oscar.place(region, bytes)); }
 
 private:
     // KASAN: [pointer, pointer + size) accessible; the slack after it poisoned up to the end of its 16-byte
@@ -316,8 +311,9 @@ private:
     KernelPageSource m_pages;
     heap::HardenedHeap m_heap { m_pages, heap_random, heap_misuse };
     KernelAliasMapper m_mapper;
-    heap::OscarAliases m_oscar { m_heap, m_mapper, m_pages, heap_misuse, KernelPageSource::alias_region_base,
-        KernelPageSource::alias_region_size };
+    // Its region is placed at its random base by place_aliases(), before the first allocation.
+    heap::OscarAliases m_oscar { m_heap, m_mapper, m_pages, heap_misuse, kernel_alias_window_base,
+        kernel_alias_region_size };
     bool m_oscar_mode { false };
 };
 
@@ -336,7 +332,13 @@ void configure_heap(char const* cmdline)
         g_hardened_heap.set_oscar_mode();
 }
 
-void initialize_heap() { g_heap = &g_hardened_heap; } // no work: slabs are created on first use
+// No work beyond placing OSCAR's alias region at this boot's random base (kernel/mm/aslr.h): slabs are created on
+// first use.
+void initialize_heap()
+{
+    g_hardened_heap.place_aliases(kernel_alias_start(), kernel_alias_region_size);
+    g_heap = &g_hardened_heap;
+}
 
 HeapAllocator& heap()
 {

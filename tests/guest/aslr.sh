@@ -19,6 +19,7 @@ fail=0
 bases=()
 heap_bases=()
 slab_bases=()
+alias_bases=()
 stack_bases=()
 # region_ok NAME BASE WINDOW_START: page-aligned, inside [start, start + 16 TiB - the region's size].
 region_ok()
@@ -52,17 +53,22 @@ for boot in 1 2 3; do
     bases+=("$base")
     heap=$(grep -o '^layout kernel-heap 0x[0-9a-f]*' <<<"$stderr" | awk '{ print $3 }')
     slab=$(grep -o '^layout kernel-slab 0x[0-9a-f]*' <<<"$stderr" | awk '{ print $3 }')
+    alias=$(grep -o '^layout kernel-alias 0x[0-9a-f]*' <<<"$stderr" | awk '{ print $3 }')
     stack=$(grep -o '^layout kernel-stack 0x[0-9a-f]*' <<<"$stderr" | awk '{ print $3 }')
-    # kernel/mm/aslr.h: large blocks in the heap window's lower 8 TiB, the slab region in its third quarter.
+    # kernel/mm/aslr.h: large blocks in the heap window's lower 8 TiB, the slab region in its third quarter,
+    # OSCAR's 2 TiB of aliases in its last quarter.
     region_ok kernel-heap "$heap" $((0xffffd00000000000)) $((1 << 40)) $((1 << 43)) || fail=1
     region_ok kernel-slab "$slab" $((0xffffd80000000000)) $((64 << 30)) $((1 << 42)) || fail=1
+    region_ok kernel-alias "$alias" $((0xffffdc0000000000)) $((2 << 40)) $((1 << 42)) || fail=1
     region_ok kernel-stack "$stack" $((0xffffc00000000000)) $((4096 * 32 * 4096)) || fail=1
     heap_bases+=("$heap")
     slab_bases+=("$slab")
+    alias_bases+=("$alias")
     stack_bases+=("$stack")
 done
-echo "kernel heap bases: ${heap_bases[*]}; slab bases: ${slab_bases[*]}; kernel stack bases: ${stack_bases[*]}"
-for list in "${heap_bases[*]}" "${slab_bases[*]}" "${stack_bases[*]}"; do
+echo "kernel heap bases: ${heap_bases[*]}; slab bases: ${slab_bases[*]}; alias bases: ${alias_bases[*]};" \
+    "kernel stack bases: ${stack_bases[*]}"
+for list in "${heap_bases[*]}" "${slab_bases[*]}" "${alias_bases[*]}" "${stack_bases[*]}"; do
     if [[ $(tr ' ' '\n' <<<"$list" | sort -u | wc -l) -ne 3 ]]; then
         echo "FAIL: the three boots did not get three different bases: $list"
         fail=1
@@ -77,6 +83,7 @@ stderr=$("$kernite" run --vmm "$vmm" --timeout 60 --print-layout --no-aslr --cmd
 grep -q "^layout kernel $link_base\$" <<<"$stderr" || { echo "FAIL: --no-aslr did not use the link base: $stderr"; fail=1; }
 grep -q "^layout kernel-heap 0xffffd00000000000\$" <<<"$stderr" || { echo "FAIL: --no-aslr: kernel heap not at its window's start"; fail=1; }
 grep -q "^layout kernel-slab 0xffffd80000000000\$" <<<"$stderr" || { echo "FAIL: --no-aslr: slab region not at its window's start"; fail=1; }
+grep -q "^layout kernel-alias 0xffffdc0000000000\$" <<<"$stderr" || { echo "FAIL: --no-aslr: alias region not at its window's start"; fail=1; }
 grep -q "^layout kernel-stack 0xffffc00000000000\$" <<<"$stderr" || { echo "FAIL: --no-aslr: kernel stacks not at their window's start"; fail=1; }
 grep -q "warning: ASLR is off" <<<"$stderr" || { echo "FAIL: --no-aslr without its warning: $stderr"; fail=1; }
 exit $fail

@@ -53,6 +53,26 @@ TEST_F(OscarTest, AliasedObjectsAreUsableAlignedAndReachTheSlabMemory)
     EXPECT_EQ(oscar.statistics().mapped_pages, 0u);
 }
 
+// The kernel constant-initializes its aliases and places their region at the boot's random base later: a place
+// before the first allocation moves every alias there; once an alias exists the region stays put.
+TEST_F(OscarTest, PlaceMovesTheRegionOnlyBeforeTheFirstAlias)
+{
+    uptr placed = pages.reserve_aliases(alias_bytes);
+    OscarAliases moved { heap, pages, pages, record, 0x10000, alias_bytes };
+    ASSERT_TRUE(moved.place(placed, alias_bytes));
+    auto* object = static_cast<u8*>(moved.allocate(64, 0x42));
+    ASSERT_NE(object, nullptr);
+    EXPECT_GE(reinterpret_cast<uptr>(object), placed);
+    EXPECT_LT(reinterpret_cast<uptr>(object), placed + alias_bytes);
+    EXPECT_TRUE(moved.in_region(reinterpret_cast<uptr>(object)));
+    EXPECT_FALSE(moved.in_region(0x10000));
+    EXPECT_FALSE(moved.place(0x10000, alias_bytes));
+    EXPECT_TRUE(moved.in_region(reinterpret_cast<uptr>(object)));
+    object[0] = 1;
+    moved.deallocate(object);
+    EXPECT_TRUE(g_reports.empty());
+}
+
 TEST_F(OscarTest, ReadAfterFreeFaults)
 {
     auto* object = static_cast<u8 volatile*>(oscar.allocate(64, 0x1234));

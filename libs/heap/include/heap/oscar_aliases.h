@@ -41,6 +41,18 @@ public:
     {
     }
 
+    // Moves the alias region (the kernel's is chosen at boot, after this object is constant-initialized). Only
+    // before the first allocation: false (and nothing changes) once an alias was handed out.
+    bool place(uptr region, usize region_bytes)
+    {
+        if (m_cursor != m_region)
+            return false;
+        m_region = region;
+        m_cursor = region;
+        m_region_end = region + region_bytes;
+        return true;
+    }
+
     // `site`: who asked (the kmalloc caller's return address), kept for the fault report. Large sizes are not
     // aliased: the heap's large blocks already are page-backed and never reuse their addresses.
     void* allocate(usize size, uptr site);
