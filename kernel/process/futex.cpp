@@ -46,7 +46,14 @@ ErrorOr<void> wait(u64 address, u32 expected, u32 bitset, u64 deadline_tsc)
     if (value != expected)
         return Error::from_errno(EAGAIN, "futex value changed");
     waiter.next = g_waiters;
+    // The list holds a local on purpose: this function leaves only once the waiter is off it again (woken: wake()
+    // unlinked it; timed out: unlinked below). A waiting thread cannot be torn down meanwhile: threads end only
+    // themselves (exit) or with the whole VM (exit_group, a fatal signal), and a signal does not interrupt the
+    // wait. GCC cannot see that, hence the pragma.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
     g_waiters = &waiter;
+#pragma GCC diagnostic pop
     while (!waiter.woken) {
         if (deadline_tsc == 0) {
             waiter.queue.wait_locked();
