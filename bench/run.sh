@@ -23,8 +23,9 @@
 #                                                     heap, mmap, stack); boot with and without ASLR (issue 4)
 #   security_tax_boot, security_tax_lua,              hardened / baseline kernel, side by side: quick boot, the
 #   security_tax_sqlite                               Lua and SQLite scripts under `kernite run` (issue 4)
-#   security_tax_lua_instructions,                    the Lua script's emulated kernel instructions, hardened /
-#   security_cost_<protection>_lua                    baseline, and each protection's share (hardened without it)
+#   security_tax_lua_instructions,                    the Lua and SQLite scripts' emulated kernel instructions,
+#   security_tax_sqlite_instructions,                 hardened / baseline, and each protection's share on Lua
+#   security_cost_<protection>_lua                    (hardened with it against hardened without it)
 # Whole-process times are hyperfine medians (-N: no shell in between). A figure that cannot be measured (no
 # /dev/kvm, say) is null in the JSON, with a "<name>_reason" string; nothing is ever faked.
 #
@@ -570,48 +571,62 @@ figure_security_tax()
 # on the Lua script at BENCH_TAX_LUA_SCALE, counted in emulated kernel instructions: where KVM emulates guest
 # ring 0 (nested KVM through PVM here, docs/platform-notes.md) perf's kvm:kvm_emulate_insn counts every kernel
 # instruction, which is that platform's cost model, exact and repeatable where the wall clock of a 4 s run is not
-# (docs/security-model.md, "Where the security tax goes"). security_cost_<protection>_lua = (hardened - variant) /
-# baseline in percent; security_tax_lua_instructions = hardened / baseline. Needs perf (linux-perf) and root.
-tax_variants=(canary:hardened-no-canary zero_regs:hardened-no-zero-regs auto_init:hardened-no-auto-init
+# (docs/security-model.md, "Where the security tax goes"). security_cost_<protection>_lua = (with it - without it)
+# / baseline in percent; the variants are "without" except hardened-zero-regs, the opt-in register zeroing, which
+# is "with" unless the build was configured with KERNITE_ZERO_CALL_USED_REGS=ON. security_tax_lua_instructions and
+# security_tax_sqlite_instructions = hardened / baseline on the Lua and SQLite scripts. Needs perf (linux-perf)
+# and root.
+tax_variants=(canary:hardened-no-canary zero_regs:hardened-zero-regs auto_init:hardened-no-auto-init
     hardened_heap:hardened-simple-heap fortify:hardened-no-fortify)
 figure_security_cost()
 {
-    local build=$repo_root/build lua_scale=${BENCH_TAX_LUA_SCALE:-0.02} entry key variant reason=""
-    local lua=$build/apps/bin/lua.stripped template=$build/tests/programs/rootfs
+    local build=$repo_root/build lua_scale=${BENCH_TAX_LUA_SCALE:-0.02} entry key variant reason="" note
+    local lua=$build/apps/bin/lua.stripped sqlite=$build/apps/bin/sqlite3.stripped
+    local template=$build/tests/programs/rootfs zero_regs_default=0
     local -A counts=()
-    local keys=(security_tax_lua_instructions)
+    local keys=(security_tax_lua_instructions security_tax_sqlite_instructions)
     for entry in "${tax_variants[@]}"; do keys+=("security_cost_${entry%%:*}_lua"); done
+    grep -q '^KERNITE_ZERO_CALL_USED_REGS:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null && zero_regs_default=1
     if [[ -n $kvm_reason ]]; then
         reason=$kvm_reason
     elif ! command -v perf >/dev/null; then
         reason="perf is not installed (scripts/install-deps.sh installs linux-perf)"
-    elif [[ ! -x $lua || ! -d $template ]]; then
-        reason="$lua or $template is not built (targets apps, test-programs-rootfs)"
+    elif [[ ! -x $lua || ! -x $sqlite || ! -d $template ]]; then
+        reason="$lua, $sqlite or $template is not built (targets apps, test-programs-rootfs)"
     elif ! cmake --build "$build" --target tax-kernels >&2; then
         reason="building the tax-kernels variants failed"
     fi
-    # count NAME IMAGE: emulated kernel instructions of one Lua run (status 0 required) into counts[NAME].
+    # count NAME IMAGE EXPECTED-STATUS PROGRAM ARGS...: emulated kernel instructions of one run into counts[NAME].
     count()
     {
+        local name=$1 image=$2 expected=$3 status=0
+        shift 3
         rm -rf "$tmp/root-cost"
         cp -a "$template" "$tmp/root-cost"
-        if ! perf stat -e kvm:kvm_emulate_insn -x, -o "$tmp/cost-$1.txt" "$kernite" run --vmm kvm --kernel "$2" \
-            --timeout 900 --rootfs "$tmp/root-cost" "$lua" -- lua/test.lua "$lua_scale" >/dev/null 2>"$tmp/cost-$1.err"; then
-            reason="the Lua run on $2 failed under perf: $(tail -1 "$tmp/cost-$1.err")"
+        perf stat -e kvm:kvm_emulate_insn -x, -o "$tmp/cost-$name.txt" "$kernite" run --vmm kvm --kernel "$image" \
+            --timeout 900 --rootfs "$tmp/root-cost" "$@" >/dev/null 2>"$tmp/cost-$name.err" || status=$?
+        if ((status != expected)); then
+            reason="the $name run on $image exited with status $status, expected $expected: $(tail -1 "$tmp/cost-$name.err")"
             return 1
         fi
-        counts[$1]=$(awk -F, '/kvm:kvm_emulate_insn/ { print $1 }' "$tmp/cost-$1.txt")
-        [[ ${counts[$1]} =~ ^[0-9]+$ ]] || { reason="perf counted no kvm:kvm_emulate_insn events on $2"; return 1; }
+        counts[$name]=$(awk -F, '/kvm:kvm_emulate_insn/ { print $1 }' "$tmp/cost-$name.txt")
+        [[ ${counts[$name]} =~ ^[0-9]+$ ]] || { reason="perf counted no kvm:kvm_emulate_insn events on $image"; return 1; }
     }
+    # The SQLite script ends with a deliberate error (bench/apps/run.sh): status 1 is its success.
     if [[ -z $reason ]]; then
-        count hardened "$build/kernel/kernite-hardened.elf" && count baseline "$build/kernel/kernite-baseline.elf" || true
+        count hardened "$build/kernel/kernite-hardened.elf" 0 "$lua" -- lua/test.lua "$lua_scale" &&
+            count baseline "$build/kernel/kernite-baseline.elf" 0 "$lua" -- lua/test.lua "$lua_scale" &&
+            count sqlite_hardened "$build/kernel/kernite-hardened.elf" 1 "$sqlite" -- -batch -init /dev/null :memory: \
+                ".read sql/test.sql" &&
+            count sqlite_baseline "$build/kernel/kernite-baseline.elf" 1 "$sqlite" -- -batch -init /dev/null :memory: \
+                ".read sql/test.sql" || true
     fi
     if [[ -z $reason ]] && ((counts[baseline] < 100000)); then
         reason="ring 0 is not emulated here (${counts[baseline]} emulated instructions): counts do not price anything"
     fi
     if [[ -z $reason ]]; then
         for entry in "${tax_variants[@]}"; do
-            count "${entry%%:*}" "$build/kernel/kernite-${entry#*:}.elf" || break
+            count "${entry%%:*}" "$build/kernel/kernite-${entry#*:}.elf" 0 "$lua" -- lua/test.lua "$lua_scale" || break
         done
     fi
     if [[ -n $reason ]]; then
@@ -620,14 +635,27 @@ figure_security_cost()
     fi
     json_set security_cost_hardened_instructions "${counts[hardened]}"
     json_set security_cost_baseline_instructions "${counts[baseline]}"
+    json_set security_tax_sqlite_hardened_instructions "${counts[sqlite_hardened]}"
+    json_set security_tax_sqlite_baseline_instructions "${counts[sqlite_baseline]}"
     json_set security_tax_lua_instructions "$(awk -v h="${counts[hardened]}" -v b="${counts[baseline]}" 'BEGIN { printf "%.3f", h / b }')"
+    json_set security_tax_sqlite_instructions "$(awk -v h="${counts[sqlite_hardened]}" -v b="${counts[sqlite_baseline]}" \
+        'BEGIN { printf "%.3f", h / b }')"
     row_goal "security tax: Lua x$lua_scale, emulated kernel instructions, hardened / baseline" \
         security_tax_lua_instructions "x" "<= 1.02" le 1.02
+    row_goal "security tax: SQLite script, emulated kernel instructions, hardened / baseline" \
+        security_tax_sqlite_instructions "x" "<= 1.02" le 1.02
     for entry in "${tax_variants[@]}"; do
-        key=${entry%%:*}
-        json_set "security_cost_${key}_lua" "$(awk -v h="${counts[hardened]}" -v v="${counts[$key]}" -v b="${counts[baseline]}" \
-            'BEGIN { printf "%.2f", (h - v) * 100 / b }')"
-        row "  of which $key (hardened without it: ${entry#*:}), % of baseline" "$(show "security_cost_${key}_lua" " %")" "-" "-"
+        key=${entry%%:*} variant=${entry#*:} note="hardened without it: $variant"
+        if [[ $key == zero_regs ]] && ((zero_regs_default == 0)); then
+            # Opt-in: the variant has it and the default image does not.
+            json_set "security_cost_${key}_lua" "$(awk -v h="${counts[hardened]}" -v v="${counts[$key]}" \
+                -v b="${counts[baseline]}" 'BEGIN { printf "%.2f", (v - h) * 100 / b }')"
+            note="opt-in, not in the default image: $variant has it"
+        else
+            json_set "security_cost_${key}_lua" "$(awk -v h="${counts[hardened]}" -v v="${counts[$key]}" \
+                -v b="${counts[baseline]}" 'BEGIN { printf "%.2f", (h - v) * 100 / b }')"
+        fi
+        row "  of which $key ($note), % of baseline" "$(show "security_cost_${key}_lua" " %")" "-" "-"
     done
 }
 
@@ -663,7 +691,7 @@ figure_heap()
 {
     local bench=$out_dir/heap-bench key output status=0
     local keys=(heap_hardened_vs_plain heap_hardened_vs_plain_filled heap_full_vs_plain heap_oscar_vs_plain
-        heap_hardened_memory_vs_plain heap_oscar_memory_vs_plain heap_oscar_page_table_bytes_per_allocation)
+        heap_libc_vs_plain heap_hardened_vs_libc heap_hardened_memory_vs_plain heap_oscar_memory_vs_plain heap_oscar_page_table_bytes_per_allocation)
     if [[ ! -x $bench ]]; then
         for key in "${keys[@]}"; do figure_null "$key" "$bench is not built (Google Benchmark missing?)" error; done
         return
@@ -682,6 +710,8 @@ figure_heap()
     row_goal "heap: hardened / plain throughput" heap_hardened_vs_plain "x" ">= 0.9" ge 0.9
     row "heap: instructions per operation, plain / hardened" "$(show heap_plain_instructions_per_operation) / $(show heap_hardened_instructions_per_operation)" "-" "-"
     row "heap: L1d misses per operation, plain / hardened" "$(show heap_plain_l1d_misses_per_operation) / $(show heap_hardened_l1d_misses_per_operation)" "-" "-"
+    row "heap: for reference, the host's malloc: instructions, L1d misses per operation" "$(show heap_libc_instructions_per_operation) / $(show heap_libc_l1d_misses_per_operation)" "-" "-"
+    row "heap: for reference, hardened / host malloc throughput" "$(show heap_hardened_vs_libc "x")" "-" "-"
     row "heap: hardened / plain, objects filled" "$(show heap_hardened_vs_plain_filled "x")" "-" "-"
     row "heap: --heap full / plain" "$(show heap_full_vs_plain "x")" "-" "-"
     row "heap: --heap oscar / plain (host mmap)" "$(show heap_oscar_vs_plain "x")" "-" "-"
@@ -697,13 +727,13 @@ heap_instruction_figures()
     local bench=$1 which key totals rounds=2 operations
     local keys=(instructions_per_operation l1d_misses_per_operation)
     if ! command -v valgrind >/dev/null; then
-        for which in plain hardened; do
+        for which in plain hardened libc; do
             for key in "${keys[@]}"; do figure_null "heap_${which}_$key" "valgrind is not installed" error; done
         done
         figure_null heap_hardened_vs_plain_instructions "valgrind is not installed" error
         return
     fi
-    for which in plain hardened; do
+    for which in plain hardened libc; do
         if ! valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*measured_replays*' \
             --callgrind-out-file="$tmp/callgrind-heap-$which.out" "$bench" --replay "$which" "$rounds" \
             >"$tmp/callgrind-heap-$which.log" 2>&1; then

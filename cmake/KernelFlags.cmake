@@ -28,8 +28,19 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_hardened
     -O2
     -fstack-protector-strong -mstack-protector-guard=global # canary in __stack_chk_guard, seeded at boot
     -ftrivial-auto-var-init=zero                            # no uninitialised stack leaks
-    -fzero-call-used-regs=used-gpr                          # fewer ROP gadgets, less register leakage
 )
+# Register zeroing before every return (-fzero-call-used-regs=used-gpr, Linux's CONFIG_ZERO_CALL_USED_REGS: fewer
+# ROP gadgets, no stale values in call-clobbered registers) is opt-in, not part of the default hardened image:
+# it is 3-7 extra instructions per kernel function return, and where KVM emulates guest ring 0 (PVM, nested KVM:
+# docs/platform-notes.md) every one of them is paid, 6-7% of a program's kernel work, more than every other
+# protection together (docs/security-model.md, "What each protection costs"). Build with
+# -DKERNITE_ZERO_CALL_USED_REGS=ON for a host whose KVM runs guest ring 0 natively, where it costs under 1%.
+# `make bench` prices it either way (security_cost_zero_regs_lua, the hardened-zero-regs variant below).
+set(KERNITE_ZERO_CALL_USED_REGS_FLAG -fzero-call-used-regs=used-gpr)
+option(KERNITE_ZERO_CALL_USED_REGS "hardened kernel: zero call-clobbered registers before every return" OFF)
+if(KERNITE_ZERO_CALL_USED_REGS)
+    list(APPEND KERNITE_KERNEL_PROFILE_FLAGS_hardened ${KERNITE_ZERO_CALL_USED_REGS_FLAG})
+endif()
 # FORTIFY (issue 5 item 5, kernel/lib/fortify.h, force-included through visibility.h when KERNITE_FORTIFY): the
 # kernel's memory and string builtins check their lengths against __builtin_dynamic_object_size, and usercopy
 # checks heap objects; _FORTIFY_SOURCE=3 records the level in the feature note (checksec). The switch: hardened
@@ -80,9 +91,10 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_baseline
 # Baseline keeps the simple heap: the reference the hardened heap's cost is measured against.
 set(KERNITE_KERNEL_PROFILE_DEFINES_baseline KERNITE_PROFILE_BASELINE=1 KERNITE_HEAP_HARDENED=0)
 
-# Measurement-only variants of hardened, each with one protection off, so that `make bench` can price each one
-# (security_cost_* figures, bench/run.sh figure_security_cost). Not built by default (target tax-kernels).
-set(KERNITE_KERNEL_TAX_VARIANTS hardened-no-canary hardened-no-zero-regs hardened-no-auto-init hardened-simple-heap
+# Measurement-only variants of hardened, each with one protection off (or, for the opt-in register zeroing, on
+# when the default image has it off), so that `make bench` can price each one (security_cost_* figures,
+# bench/run.sh figure_security_cost). Not built by default (target tax-kernels).
+set(KERNITE_KERNEL_TAX_VARIANTS hardened-no-canary hardened-zero-regs hardened-no-auto-init hardened-simple-heap
     hardened-no-fortify)
 function(kernite_tax_variant name remove_flags define_from define_to)
     set(flags ${KERNITE_KERNEL_PROFILE_FLAGS_hardened})
@@ -96,7 +108,13 @@ function(kernite_tax_variant name remove_flags define_from define_to)
     set(KERNITE_KERNEL_PROFILE_DEFINES_${name} ${defines} PARENT_SCOPE)
 endfunction()
 kernite_tax_variant(hardened-no-canary "-fstack-protector-strong;-mstack-protector-guard=global" "" "" -fno-stack-protector)
-kernite_tax_variant(hardened-no-zero-regs "-fzero-call-used-regs=used-gpr" "" "")
+# hardened-zero-regs differs from hardened by the register zeroing in both configurations: with it when the
+# default has it off, without it when KERNITE_ZERO_CALL_USED_REGS=ON put it in the default.
+if(KERNITE_ZERO_CALL_USED_REGS)
+    kernite_tax_variant(hardened-zero-regs "${KERNITE_ZERO_CALL_USED_REGS_FLAG}" "" "")
+else()
+    kernite_tax_variant(hardened-zero-regs "" "" "" ${KERNITE_ZERO_CALL_USED_REGS_FLAG})
+endif()
 kernite_tax_variant(hardened-no-auto-init "-ftrivial-auto-var-init=zero" "" "")
 kernite_tax_variant(hardened-simple-heap "" "KERNITE_HEAP_HARDENED=1" "KERNITE_HEAP_HARDENED=0")
 kernite_tax_variant(hardened-no-fortify "" "KERNITE_FORTIFY=1" "")

@@ -213,6 +213,16 @@ struct PlainFixture {
     usize pages_in_use() const { return pages.pages_in_use(); }
 };
 
+// A reference, not a goal: the host's own malloc (glibc's ptmalloc on Debian: per-thread caches, inline chunk
+// headers, a few integrity checks on free, no quarantine or randomization). It puts the hardened heap's cost next
+// to an allocator that programs actually use; heap_hardened_vs_plain stays the judged figure.
+struct LibcFixture {
+    struct Adapter {
+        void* allocate(usize size) { return std::malloc(size); }
+        void deallocate(void* pointer) { std::free(pointer); }
+    } heap;
+};
+
 // OSCAR mode: the slab region is a memfd so that each object can get its own alias mapping (two system calls per
 // object here, mmap and mmap-over on free; in the kernel a page-table write and an invlpg each).
 class OscarPageSource final : public PageSource, public AliasMapper {
@@ -274,6 +284,7 @@ BENCHMARK_TEMPLATE(heap_server_pattern, PlainFixture, true);
 BENCHMARK_TEMPLATE(heap_server_pattern, HardenedFixture, true);
 BENCHMARK_TEMPLATE(heap_server_pattern, FullChecksFixture, false);
 BENCHMARK_TEMPLATE(heap_server_pattern, OscarFixture, false);
+BENCHMARK_TEMPLATE(heap_server_pattern, LibcFixture, false);
 
 // Pages held at the trace's midpoint (guard pages are address space only and are not counted) against the
 // bytes the program asked for.
@@ -318,7 +329,7 @@ public:
     std::map<std::string, double> m_time_per_iteration;
 };
 
-// `--replay plain|hardened ROUNDS`: one warm replay, then ROUNDS more in `measured_replays` and nothing else, for
+// `--replay plain|hardened|libc ROUNDS`: one warm replay, then ROUNDS more in `measured_replays` and nothing else, for
 // callgrind (bench/run.sh counts instructions and simulated cache misses inside that function: figures that do
 // not move with the load of a shared machine, unlike the times above).
 template<typename Fixture>
@@ -350,7 +361,9 @@ int main(int argc, char** argv)
             return replay_only<PlainFixture>(rounds);
         if (rounds > 0 && which == "hardened")
             return replay_only<HardenedFixture>(rounds);
-        std::fprintf(stderr, "usage: heap-bench --replay plain|hardened ROUNDS\n");
+        if (rounds > 0 && which == "libc")
+            return replay_only<LibcFixture>(rounds);
+        std::fprintf(stderr, "usage: heap-bench --replay plain|hardened|libc ROUNDS\n");
         return 2;
     }
     benchmark::Initialize(&argc, argv);
@@ -378,6 +391,14 @@ int main(int argc, char** argv)
     ratio_line("heap_hardened_vs_plain_filled", "objects filled by the program", "HardenedFixture", "true");
     ratio_line("heap_full_vs_plain", "--heap full, allocator only", "FullChecksFixture", "false");
     ratio_line("heap_oscar_vs_plain", "--heap oscar, allocator only, host mmap per alias", "OscarFixture", "false");
+    // For scale: the host's malloc on the same trace (libc_vs_plain), and the hardened heap against it.
+    ratio_line("heap_libc_vs_plain", "the host's malloc, for reference", "LibcFixture", "false");
+    if (double libc = time_of("LibcFixture", "false"), hardened = time_of("HardenedFixture", "false"); libc > 0 && hardened > 0) {
+        std::printf("heap_hardened_vs_libc (for reference): throughput ratio %.3f: malloc %.1f ns, hardened %.1f ns "
+                    "per operation\n",
+            libc / hardened, libc / operations, hardened / operations);
+        std::printf("figure heap_hardened_vs_libc %.3f\n", libc / hardened);
+    }
 
     usize plain_pages = 0, plain_live = 0, hardened_pages = 0, hardened_live = 0, oscar_pages = 0, oscar_live = 0;
     double plain_ratio = memory_ratio<PlainFixture>(&plain_pages, &plain_live);

@@ -107,7 +107,7 @@ bool run_sanitizer_crash_test(char const* name, void (*arm)(char const*))
         klog("read %u", *hide(object));
     } else if (is("KASAN_GLOBAL_OOB")) {
         arm(name);
-        klog("read %u", *hide(&g_global_array[0] + 24));
+        klog("read %u", *(hide(&g_global_array[0]) + 24));
     } else if (is("KASAN_STACK_OOB")) {
         arm(name);
         klog("read %u", read_past_stack_array(hide(usize(24))));
