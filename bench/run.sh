@@ -562,8 +562,13 @@ figure_security_tax()
     json_set security_tax_lua_scale "$lua_scale"
     json_set security_tax_seconds "$((($(date +%s%N) - start_ns) / 1000000000))"
     row_goal "security tax: boot (quick), hardened / baseline" security_tax_boot "x" "<= 1.10" le 1.10
-    row_goal "security tax: Lua script x$lua_scale, hardened / baseline ($tax_runs runs)" security_tax_lua "x" "<= 1.02" le 1.02
-    row_goal "security tax: SQLite script, hardened / baseline ($tax_runs runs)" security_tax_sqlite "x" "<= 1.02" le 1.02
+    # The programs' wall-clock ratios are reported, not judged: on this shared machine the medians of one side
+    # move by more than 2% from run to run (the same images read 0.97 and 1.03 within the hour, 2026-12-04).
+    # The 1.02 goal is judged on the exact counts, security_tax_{lua,sqlite}_instructions (figure_security_cost).
+    row "security tax: Lua script x$lua_scale, wall clock, hardened / baseline ($tax_runs runs; goal judged on instructions)" \
+        "$(show security_tax_lua "x")" "-" "-"
+    row "security tax: SQLite script, wall clock, hardened / baseline ($tax_runs runs; goal judged on instructions)" \
+        "$(show security_tax_sqlite "x")" "-" "-"
 }
 
 # What each protection costs (the brief: every security feature's overhead in the benchmark table): the hardened
