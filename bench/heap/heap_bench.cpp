@@ -393,7 +393,9 @@ int main(int argc, char** argv)
     ratio_line("heap_oscar_vs_plain", "--heap oscar, allocator only, host mmap per alias", "OscarFixture", "false");
     // For scale: the host's malloc on the same trace (libc_vs_plain), and the hardened heap against it.
     ratio_line("heap_libc_vs_plain", "the host's malloc, for reference", "LibcFixture", "false");
-    if (double libc = time_of("LibcFixture", "false"), hardened = time_of("HardenedFixture", "false"); libc > 0 && hardened > 0) {
+    double libc = time_of("LibcFixture", "false");
+    double hardened = time_of("HardenedFixture", "false");
+    if (libc > 0 && hardened > 0) {
         std::printf("heap_hardened_vs_libc (for reference): throughput ratio %.3f: malloc %.1f ns, hardened %.1f ns "
                     "per operation\n",
             libc / hardened, libc / operations, hardened / operations);
