@@ -36,7 +36,9 @@ set(KERNITE_KERNEL_PROFILE_FLAGS_hardened
 # protection together (docs/security-model.md, "What each protection costs"). Build with
 # -DKERNITE_ZERO_CALL_USED_REGS=ON for a host whose KVM runs guest ring 0 natively, where it costs under 1%.
 # `make bench` prices it either way (security_cost_zero_regs_lua, the hardened-zero-regs variant below).
-set(KERNITE_ZERO_CALL_USED_REGS_FLAG -fzero-call-used-regs=used-gpr)
+# The define puts zero_regs=on in the feature note (kernel/security/feature_note.cpp); checksec also finds the
+# zeroing in the code itself.
+set(KERNITE_ZERO_CALL_USED_REGS_FLAG -fzero-call-used-regs=used-gpr -DKERNITE_ZERO_REGS=1)
 option(KERNITE_ZERO_CALL_USED_REGS "hardened kernel: zero call-clobbered registers before every return" OFF)
 if(KERNITE_ZERO_CALL_USED_REGS)
     list(APPEND KERNITE_KERNEL_PROFILE_FLAGS_hardened ${KERNITE_ZERO_CALL_USED_REGS_FLAG})

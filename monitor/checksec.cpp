@@ -175,6 +175,51 @@ bool executable_bytes_at(ElfFile const& file, u64 address, u8 const*& bytes)
     return false;
 }
 
+// The function's bytes [address, address + size) when an executable PT_LOAD's file bytes hold all of them.
+u8 const* executable_range_at(ElfFile const& file, u64 address, u64 size)
+{
+    for (auto const& phdr : file.program_headers()) {
+        if (phdr.p_type == elf::pt_load && (phdr.p_flags & elf::pf_x) && address >= phdr.p_vaddr
+            && address - phdr.p_vaddr <= phdr.p_filesz && phdr.p_filesz - (address - phdr.p_vaddr) >= size)
+            return file.bytes(phdr.p_offset + (address - phdr.p_vaddr), size);
+    }
+    return nullptr;
+}
+
+// The zeroing xors -fzero-call-used-regs=used-gpr puts before a ret: `xor %reg32, %reg32` of a call-clobbered
+// register. Not eax: `xor %eax, %eax; ret` is every `return 0`.
+constexpr u8 zeroing_xors[][3] = {
+    { 0x31, 0xc9 }, { 0x31, 0xd2 }, { 0x31, 0xf6 }, { 0x31, 0xff },                        // ecx, edx, esi, edi
+    { 0x45, 0x31, 0xc0 }, { 0x45, 0x31, 0xc9 }, { 0x45, 0x31, 0xd2 }, { 0x45, 0x31, 0xdb } // r8d-r11d
+};
+
+bool zeroing_xor_ends_at(u8 const* code, u64 end)
+{
+    for (auto const& xor_bytes : zeroing_xors) {
+        u64 length = xor_bytes[0] == 0x45 ? 3 : 2;
+        if (end >= length && std::memcmp(code + end - length, xor_bytes, length) == 0)
+            return true;
+    }
+    return false;
+}
+
+// Counts the function for zero_regs: whether it has a C3 byte, and one right after a zeroing xor.
+void note_returns(u8 const* code, u64 size, ChecksecReport& report)
+{
+    bool has_ret = false;
+    for (u64 at = 0; at < size; ++at) {
+        if (code[at] != 0xc3)
+            continue;
+        has_ret = true;
+        if (zeroing_xor_ends_at(code, at)) {
+            ++report.functions_zeroing_regs;
+            break;
+        }
+    }
+    if (has_ret)
+        ++report.functions_with_ret;
+}
+
 void judge_segments(ElfFile const& file, LayoutNote const& layout, ChecksecReport& report)
 {
     std::string wx_problem;
@@ -297,6 +342,8 @@ void judge_instrumentation(ElfFile const& file, ChecksecReport& report)
             ++report.functions;
             if (std::memcmp(entry, endbr64, sizeof(endbr64)) == 0)
                 ++report.functions_with_endbr;
+            if (u8 const* code = executable_range_at(file, symbol.value, symbol.size))
+                note_returns(code, symbol.size, report);
         }
     }
     for (auto const& symbol : file.dynamic_symbols())
@@ -356,6 +403,16 @@ void judge_instrumentation(ElfFile const& file, ChecksecReport& report)
         report.cfi = { false, (report.functions ? endbr + ", " : std::string()) + "no IBT property, no CFI markers" };
 }
 
+void judge_zero_regs(ChecksecReport& report)
+{
+    std::string counted = std::to_string(report.functions_zeroing_regs) + "/"
+        + std::to_string(report.functions_with_ret) + " functions with a ret zero call-clobbered registers before one";
+    if (report.functions_with_ret == 0)
+        report.zero_regs = { false, report.has_symbols ? "no function symbol with a ret" : "no symbol table" };
+    else
+        report.zero_regs = { report.functions_zeroing_regs * 2 >= report.functions_with_ret, counted };
+}
+
 void compare_with_note(ChecksecReport& report)
 {
     if (!report.note.present)
@@ -371,6 +428,7 @@ void compare_with_note(ChecksecReport& report)
         { "kasan", &report.kasan },
         { "ubsan", &report.ubsan },
         { "cfi", &report.cfi },
+        { "zero_regs", &report.zero_regs },
     };
     for (auto [key, finding] : switches) {
         std::string const value = report.note.value(key);
@@ -461,6 +519,7 @@ Result<ChecksecReport> analyse_binary(u8 const* bytes, u64 size)
     judge_pie(file, layout.value(), report);
     judge_segments(file, layout.value(), report);
     judge_instrumentation(file, report);
+    judge_zero_regs(report);
     if (report.note.present) {
         std::string const heap = report.note.value("heap");
         report.hardened_heap = { heap == "hardened", "feature note: heap=" + (heap.empty() ? "?" : heap) };

@@ -17,6 +17,10 @@
 //   fortify       direct calls to or imports of __*_chk (not __stack_chk_*) and __chk_fail.
 //   cfi           IBT: the GNU property note's X86_FEATURE_1_IBT bit, or endbr64 at >= half of the function
 //                 symbols' entries; or clang CFI/KCFI markers (__cfi_* symbols, .kcfi_traps).
+//   zero_regs     -fzero-call-used-regs: at least half of the function symbols that contain a ret (C3) byte
+//                 have one right after a zeroing xor (ecx, edx, esi, edi or r8d-r11d with itself; not eax,
+//                 which is every `return 0`), the sequence that option emits before each return. Our kernels
+//                 without it have that in 2 functions of about 700, with it in nearly 9 of 10.
 //   relro         PT_GNU_RELRO; for a kernel, a writable PT_LOAD that the layout note maps read-only (the loader
 //                 seals it after relocating, arch/x86_64/kernel.ld).
 //   hardened_heap the kernel's feature note (kernel/security/feature_note.cpp) says heap=hardened.
@@ -65,12 +69,14 @@ enum class BinaryKind {
 struct ChecksecReport {
     BinaryKind kind { BinaryKind::Program };
     u16 elf_type { 0 };
-    Finding pie, nx, wx_free, canary, kasan, ubsan, cfi, relro, fortify, hardened_heap;
+    Finding pie, nx, wx_free, canary, kasan, ubsan, cfi, zero_regs, relro, fortify, hardened_heap;
     std::string canary_method; // "symbol", "import" or "code-scan"
     u64 canary_sites { 0 };    // calls to __stack_chk_fail, or %fs:0x28 accesses for code-scan
     u64 kasan_sites { 0 }, ubsan_sites { 0 }, fortify_sites { 0 };
     u64 relative_relocations { 0 };
     u64 functions { 0 }, functions_with_endbr { 0 };
+    u64 functions_with_ret { 0 }, functions_zeroing_regs { 0 }; // zero_regs: functions with a C3 byte, and of
+                                                                // them those with a zeroing xor right before one
     bool has_symbols { false };
     FeatureNote note;
     std::vector<std::string> note_mismatches; // protections the note claims and the binary does not show, or back

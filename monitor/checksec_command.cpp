@@ -34,6 +34,7 @@ constexpr Protection protections[] = {
     { "kasan", &ChecksecReport::kasan },
     { "ubsan", &ChecksecReport::ubsan },
     { "cfi", &ChecksecReport::cfi },
+    { "zero_regs", &ChecksecReport::zero_regs },
     { "relro", &ChecksecReport::relro },
     { "fortify", &ChecksecReport::fortify },
     { "hardened_heap", &ChecksecReport::hardened_heap },
@@ -114,6 +115,8 @@ std::string format_checksec_json(ChecksecReport const& report, std::string_view 
         { "relative_relocations", report.relative_relocations },
         { "functions", report.functions },
         { "functions_with_endbr", report.functions_with_endbr },
+        { "functions_with_ret", report.functions_with_ret },
+        { "functions_zeroing_regs", report.functions_zeroing_regs },
     };
     for (auto [name, value] : counts)
         out += ",\"" + std::string(name) + "\":" + std::to_string(value);

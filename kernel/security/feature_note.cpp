@@ -12,6 +12,7 @@
 //   kasan, ubsan     on | off   (__SANITIZE_ADDRESS__ or KERNITE_KASAN; KERNITE_UBSAN: GCC 12 defines no macro)
 //   cfi              on | off   (__CET__ bit 0, -fcf-protection=branch, or KERNITE_CFI)
 //   fortify          off | 1 | 2 | 3                                 (_FORTIFY_SOURCE)
+//   zero_regs        on | off   (-fzero-call-used-regs, opt-in: KERNITE_ZERO_REGS from cmake/KernelFlags.cmake)
 //   compiler         the compiler's name and version
 // Each value comes from a macro the compiler or the profile's compile definitions set for this very file,
 // which is compiled with the profile's flags like every other kernel file (no per-file opt-out here).
@@ -79,6 +80,12 @@
 #    define KERNITE_NOTE_FORTIFY "3"
 #endif
 
+#if defined(KERNITE_ZERO_REGS) && KERNITE_ZERO_REGS
+#    define KERNITE_NOTE_ZERO_REGS "on"
+#else
+#    define KERNITE_NOTE_ZERO_REGS "off"
+#endif
+
 #if defined(__clang__)
 #    define KERNITE_NOTE_COMPILER "clang " __clang_version__
 #else
@@ -103,6 +110,7 @@ asm(".pushsection .note.kernite.features, \"\", @note\n"
     KERNITE_NOTE_STRING("ubsan", KERNITE_NOTE_UBSAN)
     KERNITE_NOTE_STRING("cfi", KERNITE_NOTE_CFI)
     KERNITE_NOTE_STRING("fortify", KERNITE_NOTE_FORTIFY)
+    KERNITE_NOTE_STRING("zero_regs", KERNITE_NOTE_ZERO_REGS)
     KERNITE_NOTE_STRING("compiler", KERNITE_NOTE_COMPILER)
     "4:  .balign 4\n"
     ".popsection\n");

@@ -110,6 +110,28 @@ expect debug "${report[debug]:-}" note_ubsan on
 expect hardened "${report[hardened]:-}" note_fortify 3
 expect baseline "${report[baseline]:-}" note_fortify off
 
+# Register zeroing (-fzero-call-used-regs) is opt-in for hardened (KERNITE_ZERO_CALL_USED_REGS, read from this
+# build's cache) and never in debug or baseline; checksec finds it in the code, and the note must agree.
+zero_regs=false zero_regs_note=off
+if grep -q '^KERNITE_ZERO_CALL_USED_REGS:BOOL=ON$' "$kernel_dir/../CMakeCache.txt" 2>/dev/null; then
+    zero_regs=true zero_regs_note=on
+fi
+expect hardened "${report[hardened]:-}" zero_regs "$zero_regs"
+expect hardened "${report[hardened]:-}" note_zero_regs "$zero_regs_note"
+for profile in debug baseline; do
+    expect "$profile" "${report[$profile]:-}" zero_regs false
+    expect "$profile" "${report[$profile]:-}" note_zero_regs off
+done
+# The measurement variant has the other setting (make bench builds it: cmake --build build --target tax-kernels).
+variant=$kernel_dir/kernite-hardened-zero-regs.elf
+if [[ -f $variant ]]; then
+    json=$("$kernite" checksec --json "$variant")
+    expect hardened-zero-regs "$json" zero_regs "$([[ $zero_regs == true ]] && echo false || echo true)"
+    expect hardened-zero-regs "$json" note_mismatches ""
+else
+    echo "note: $variant is not built (target tax-kernels): the opt-in side of zero_regs is checked by host tests only"
+fi
+
 # Hardened and baseline must differ where baseline turns protections off (DESIGN.md: baseline has them off).
 expect hardened "${report[hardened]:-}" canary true
 expect baseline "${report[baseline]:-}" canary false

@@ -208,3 +208,64 @@ TEST(Checksec, KernelWithoutFeatureNoteHasNoHardenedHeap)
     EXPECT_FALSE(report.note.present);
     EXPECT_FALSE(report.hardened_heap.present);
 }
+
+// -fzero-call-used-regs=used-gpr: a zeroing xor of a call-clobbered register right before a function's ret.
+TEST(Checksec, ZeroingBeforeReturnsIsZeroRegs)
+{
+    auto elf = hardened_program();
+    Bytes code;
+    for (int i = 0; i < 3; ++i) { // three functions: endbr64; xor %esi,%esi; xor %r8d,%r8d; ret
+        code.insert(code.end(), std::begin(endbr64), std::end(endbr64));
+        code.insert(code.end(), { 0x31, 0xf6, 0x45, 0x31, 0xc0, 0xc3 });
+        pad_to(code, 16);
+    }
+    code.resize(elf.segments[0].bytes.size(), 0xcc);
+    elf.segments[0].bytes = code;
+    elf.symbols = { { "f0", text_vaddr, 10 }, { "f1", text_vaddr + 16, 10 }, { "f2", text_vaddr + 32, 10 } };
+    auto report = analyse(elf.build());
+    EXPECT_TRUE(report.zero_regs.present) << report.zero_regs.evidence;
+    EXPECT_EQ(report.functions_with_ret, 3u);
+    EXPECT_EQ(report.functions_zeroing_regs, 3u);
+}
+
+TEST(Checksec, PlainReturnsAndReturnZeroAreNoZeroRegs)
+{
+    // hardened_program's functions end in a plain ret; `xor %eax,%eax; ret` is `return 0`, not zeroing; and a
+    // zeroing xor followed by something other than ret does not count either.
+    auto report = analyse(hardened_program().build());
+    EXPECT_FALSE(report.zero_regs.present) << report.zero_regs.evidence;
+    EXPECT_EQ(report.functions_with_ret, 3u);
+    EXPECT_EQ(report.functions_zeroing_regs, 0u);
+
+    auto elf = hardened_program();
+    Bytes code = { 0x31, 0xc0, 0xc3 }; // xor %eax,%eax; ret
+    pad_to(code, 16);
+    code.insert(code.end(), { 0x31, 0xff, 0x90, 0xc3 }); // xor %edi,%edi; nop; ret
+    code.resize(elf.segments[0].bytes.size(), 0xcc);
+    elf.segments[0].bytes = code;
+    elf.symbols = { { "return_zero", text_vaddr, 3 }, { "other", text_vaddr + 16, 4 } };
+    report = analyse(elf.build());
+    EXPECT_FALSE(report.zero_regs.present) << report.zero_regs.evidence;
+    EXPECT_EQ(report.functions_with_ret, 2u);
+    EXPECT_EQ(report.functions_zeroing_regs, 0u);
+}
+
+TEST(Checksec, FunctionsRunningPastTheirSegmentAreNotScanned)
+{
+    auto elf = hardened_program();
+    elf.symbols = { { "too_long", text_vaddr, 0x100000 } }; // larger than the text segment's file bytes
+    auto report = analyse(elf.build());
+    EXPECT_EQ(report.functions, 1u);
+    EXPECT_EQ(report.functions_with_ret, 0u);
+    EXPECT_FALSE(report.zero_regs.present);
+}
+
+TEST(Checksec, ZeroRegsClaimedByTheNoteAndMissingInTheCodeIsFlagged)
+{
+    auto elf
+        = kernel_image({ "version=1", "profile=hardened", "stack_protector=strong", "heap=hardened", "zero_regs=on" });
+    auto report = analyse(elf.build());
+    EXPECT_FALSE(report.zero_regs.present) << report.zero_regs.evidence;
+    ASSERT_EQ(report.note_mismatches.size(), 1u);
+    EXPECT_EQ(report.note_mismatches[0], "zero_regs");
+}
