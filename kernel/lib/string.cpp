@@ -1,6 +1,7 @@
 // The C memory functions the compiler may call on its own (GCC's freestanding contract: memcpy, memmove,
 // memset, memcmp), plus strlen. Kept simple: `rep movsb/stosb` is fast on every CPU with ERMSB.
 #include <kernel/security/kasan.h>
+#include <ktl/copy_down.h>
 #include <ktl/types.h>
 
 extern "C" {
@@ -26,8 +27,12 @@ void* memmove(void* destination, void const* source, usize length)
         return destination;
     if (d < s || d >= s + length)
         return memcpy(destination, source, length);
-    for (usize i = length; i > 0; --i)
-        d[i - 1] = s[i - 1];
+    // Overlapping with the destination above the source: downwards, a word at a time (ktl::copy_down). A byte
+    // loop here was 15% of the kernel's instructions on the Lua script (RegionMap shifting its array up), and
+    // under KASAN each byte was two checked accesses.
+    kernite::kasan::check_range(source, length, false, __builtin_return_address(0));
+    kernite::kasan::check_range(destination, length, true, __builtin_return_address(0));
+    ktl::copy_down(d, s, length);
     return destination;
 }
 
