@@ -17,6 +17,9 @@
 #                         no Kernite run. Every program's output must pass this before its differential test means
 #                         anything.
 #   --kernite-option OPT  append OPT to the `kernite run` options (repeatable), e.g. `--isolation none`
+#   --forbid-event TYPE   the Kernite run must report no security event of TYPE (repeatable): its events go to a
+#                         file (`kernite run --events`) that is checked after the run, e.g. `kasan` and `ubsan`
+#                         for the debug kernel, whose reports would be false ones on these programs
 #   --keep                keep the temporary directory even when the test passes
 #
 # The native run mirrors what `kernite run` gives a program: the working directory is the root of the rootfs
@@ -46,6 +49,7 @@ compare_stderr=0
 native_twice=0
 keep=0
 kernite_options=()
+forbidden_events=()
 
 usage()
 {
@@ -64,6 +68,7 @@ while [[ $# -gt 0 ]]; do
     --compare-stderr) compare_stderr=1; shift ;;
     --native-twice) native_twice=1; shift ;;
     --kernite-option) kernite_options+=("$2"); shift 2 ;;
+    --forbid-event) forbidden_events+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
@@ -148,7 +153,9 @@ run_native()
 run_kernite()
 {
     local name=$1 status=0
-    local command=("$kernite" run "${kernite_options[@]}" --rootfs "$tmp/$name.root" --timeout "$timeout" "$program")
+    local command=("$kernite" run "${kernite_options[@]}" --rootfs "$tmp/$name.root" --timeout "$timeout")
+    [[ ${#forbidden_events[@]} -eq 0 ]] || command+=(--events "$tmp/$name.events")
+    command+=("$program")
     [[ ${#arguments[@]} -eq 0 ]] || command+=(-- "${arguments[@]}")
     fresh_copy "$tmp/$name.root"
     printf '%q ' "${command[@]}" >"$tmp/$name.command"
@@ -197,6 +204,17 @@ fi
 if ! cmp -s "$tmp/$first.out" "$tmp/$second.out"; then
     sizes="$(stat -c %s "$tmp/$first.out") bytes $first, $(stat -c %s "$tmp/$second.out") bytes $second"
     problems+=("stdout differs ($sizes)")
+fi
+if ((!native_twice)) && [[ ${#forbidden_events[@]} -gt 0 ]]; then
+    if [[ ! -f $tmp/$second.events ]]; then
+        problems+=("kernite wrote no events file ($tmp/$second.events)")
+    fi
+    for type in "${forbidden_events[@]}"; do
+        count=$(grep -c "\"type\":\"$type\"" "$tmp/$second.events" 2>/dev/null || true)
+        if [[ ${count:-0} -ne 0 ]]; then
+            problems+=("kernite reported $count '$type' event(s): $(grep -m 1 "\"type\":\"$type\"" "$tmp/$second.events" | cut -c 1-300)")
+        fi
+    done
 fi
 if ((compare_stderr)) && ! cmp -s <(program_stderr "$tmp/$first.err") <(program_stderr "$tmp/$second.err"); then
     problems+=("stderr differs (lines starting with 'kernite: ' ignored)")
