@@ -50,6 +50,7 @@ inline constexpr CrashTest crash_tests[] = {
     { "KASAN_USE_AFTER_FREE", EventType::Kasan, "read a freed heap object", "debug" },
     { "KASAN_GLOBAL_OOB", EventType::Kasan, "read past the end of a global array", "debug" },
     { "KASAN_STACK_OOB", EventType::Kasan, "read past the end of a stack array", "debug" },
+    { "KASAN_MEMMOVE_OOB", EventType::Kasan, "memmove within a heap object, upwards, one byte past its end", "debug" },
     { "ARRAY_BOUNDS", EventType::Ubsan, "index an array past its bound (UBSAN bounds)", "debug" },
     { "UBSAN_SIGNED_OVERFLOW", EventType::Ubsan, "INT_MAX + 1", "debug" },
     { "UBSAN_SHIFT", EventType::Ubsan, "shift a 32-bit int by 40", "debug" },
