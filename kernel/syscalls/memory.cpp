@@ -28,24 +28,33 @@ constexpr u64 known_map_flags = map_type | map_fixed | map_anonymous | map_grows
 constexpr u64 madv_dontneed = 4, madv_free = 8, madv_remove = 9;
 
 // A W^X refusal or a mapping below 64 KiB becomes an event the operator sees; other errors are plain errnos.
-template<typename T>
-ErrorOr<T> report_wx(ErrorOr<T>&& result, char const* call, u64 address, u32 prot, u64 rip)
+// Out of line and cold: its message buffer would give every mmap and mprotect a stack canary.
+[[gnu::noinline, gnu::cold]] void report_refusal(int code, char const* reason, char const* call, u64 address, u32 prot,
+    u64 rip)
 {
-    if (result.is_error() && result.error().code() == EACCES) {
+    if (code == EACCES) {
         char message[abi::event_message_size];
         format(message, sizeof(message), "%s(prot=%s%s%s) refused: %s", call, (prot & 1) ? "R" : "-",
-            (prot & 2) ? "W" : "-", (prot & 4) ? "X" : "-", result.error().reason());
+            (prot & 2) ? "W" : "-", (prot & 4) ? "X" : "-", reason);
         security::EventDetails details { rip, address, true, true };
         security::report(abi::EventType::WxPolicyDenied, message, details);
-    } else if (result.is_error() && result.error().code() == EPERM && address < vma::minimum_user_address) {
+    } else if (code == EPERM && address < vma::minimum_user_address) {
         // A mapping of the null-pointer guard (mmap_min_addr): the classic first step to exploit a NULL
         // dereference, so the operator hears of it.
         char message[abi::event_message_size];
-        format(message, sizeof(message), "%s at 0x%lx refused: %s", call, address, result.error().reason());
+        format(message, sizeof(message), "%s at 0x%lx refused: %s", call, address, reason);
         security::EventDetails details { rip, address, true, true };
         security::report(abi::EventType::NullMapDenied, message, details);
     }
-    return std::move(result);
+}
+
+// By value: ErrorOr<void> is 16 trivially copyable bytes, passed in registers (ktl/error.h).
+template<typename T>
+ErrorOr<T> report_wx(ErrorOr<T> result, char const* call, u64 address, u32 prot, u64 rip)
+{
+    if (result.is_error()) [[unlikely]]
+        report_refusal(result.error().code(), result.error().reason(), call, address, prot, rip);
+    return result;
 }
 
 constexpr auto free_removed = [](vma::Region const& removed) { memory::release_pages(removed.start, removed.end); };
@@ -147,7 +156,7 @@ Result sys_mprotect(Arguments& arguments)
     u32 prot = static_cast<u32>(arguments.a2) & ~0x03000000u; // PROT_GROWSDOWN/GROWSUP: ignored
     auto result = memory::region_map().protect(arguments.a0, arguments.a1, prot, memory::wx_mode(settings().relaxed_wx),
         [](vma::ProtectionChange const& change) { memory::change_pages(change.start, change.end, change.new_prot); });
-    TRY(report_wx(std::move(result), "mprotect", arguments.a0, prot, arguments.frame.rip));
+    TRY(report_wx(result, "mprotect", arguments.a0, prot, arguments.frame.rip));
     return u64(0);
 }
 
