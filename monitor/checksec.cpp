@@ -163,19 +163,7 @@ void scan_code(ElfFile const& file, std::unordered_map<u64, Category> const& tar
     }
 }
 
-bool executable_bytes_at(ElfFile const& file, u64 address, u8 const*& bytes)
-{
-    for (auto const& phdr : file.program_headers()) {
-        if (phdr.p_type == elf::pt_load && (phdr.p_flags & elf::pf_x) && address >= phdr.p_vaddr
-            && address - phdr.p_vaddr <= phdr.p_filesz && phdr.p_filesz - (address - phdr.p_vaddr) >= 4) {
-            bytes = file.bytes(phdr.p_offset + (address - phdr.p_vaddr), 4);
-            return bytes != nullptr;
-        }
-    }
-    return false;
-}
-
-// The function's bytes [address, address + size) when an executable PT_LOAD's file bytes hold all of them.
+// The bytes [address, address + size) when an executable PT_LOAD's file bytes hold all of them, else null.
 u8 const* executable_range_at(ElfFile const& file, u64 address, u64 size)
 {
     for (auto const& phdr : file.program_headers()) {
@@ -218,6 +206,18 @@ void note_returns(u8 const* code, u64 size, ChecksecReport& report)
     }
     if (has_ret)
         ++report.functions_with_ret;
+}
+
+// Bytes the zero_regs scan may read: a real symbol table covers each code byte about once (aliases aside), a
+// hostile one could make every symbol span the whole segment. Four passes over the code, plus slack.
+u64 return_scan_budget(ElfFile const& file)
+{
+    u64 code = 0;
+    for (auto const& phdr : file.program_headers()) {
+        if (phdr.p_type == elf::pt_load && (phdr.p_flags & elf::pf_x))
+            code += phdr.p_filesz;
+    }
+    return 4 * code + (u64(1) << 20);
 }
 
 void judge_segments(ElfFile const& file, LayoutNote const& layout, ChecksecReport& report)
@@ -334,16 +334,23 @@ void judge_instrumentation(ElfFile const& file, ChecksecReport& report)
             targets.emplace(symbol.value, category);
         }
     };
+    u64 scan_budget = return_scan_budget(file);
     for (auto const& symbol : file.symbols()) {
         note_symbol(symbol);
         u8 const* entry = nullptr;
         if (symbol.defined && symbol.type == checksec::stt_func && symbol.size != 0
-            && executable_bytes_at(file, symbol.value, entry) && functions.insert(symbol.value).second) {
+            && (entry = executable_range_at(file, symbol.value, sizeof(endbr64))) != nullptr
+            && functions.insert(symbol.value).second) {
             ++report.functions;
             if (std::memcmp(entry, endbr64, sizeof(endbr64)) == 0)
                 ++report.functions_with_endbr;
-            if (u8 const* code = executable_range_at(file, symbol.value, symbol.size))
+            u8 const* code = executable_range_at(file, symbol.value, symbol.size);
+            if (code && symbol.size <= scan_budget) {
+                scan_budget -= symbol.size;
                 note_returns(code, symbol.size, report);
+            } else if (code) {
+                report.return_scan_stopped = true;
+            }
         }
     }
     for (auto const& symbol : file.dynamic_symbols())
@@ -407,6 +414,8 @@ void judge_zero_regs(ChecksecReport& report)
 {
     std::string counted = std::to_string(report.functions_zeroing_regs) + "/"
         + std::to_string(report.functions_with_ret) + " functions with a ret zero call-clobbered registers before one";
+    if (report.return_scan_stopped)
+        counted += " (scan stopped: the function symbols cover the code more than four times over)";
     if (report.functions_with_ret == 0)
         report.zero_regs = { false, report.has_symbols ? "no function symbol with a ret" : "no symbol table" };
     else

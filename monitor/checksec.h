@@ -77,6 +77,7 @@ struct ChecksecReport {
     u64 functions { 0 }, functions_with_endbr { 0 };
     u64 functions_with_ret { 0 }, functions_zeroing_regs { 0 }; // zero_regs: functions with a C3 byte, and of
                                                                 // them those with a zeroing xor right before one
+    bool return_scan_stopped { false }; // the symbols spanned more than 4x the code: the rest were not scanned
     bool has_symbols { false };
     FeatureNote note;
     std::vector<std::string> note_mismatches; // protections the note claims and the binary does not show, or back

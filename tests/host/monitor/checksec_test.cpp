@@ -226,6 +226,7 @@ TEST(Checksec, ZeroingBeforeReturnsIsZeroRegs)
     EXPECT_TRUE(report.zero_regs.present) << report.zero_regs.evidence;
     EXPECT_EQ(report.functions_with_ret, 3u);
     EXPECT_EQ(report.functions_zeroing_regs, 3u);
+    EXPECT_FALSE(report.return_scan_stopped);
 }
 
 TEST(Checksec, PlainReturnsAndReturnZeroAreNoZeroRegs)
@@ -268,4 +269,22 @@ TEST(Checksec, ZeroRegsClaimedByTheNoteAndMissingInTheCodeIsFlagged)
     EXPECT_FALSE(report.zero_regs.present) << report.zero_regs.evidence;
     ASSERT_EQ(report.note_mismatches.size(), 1u);
     EXPECT_EQ(report.note_mismatches[0], "zero_regs");
+}
+
+TEST(Checksec, OverlappingHugeFunctionSymbolsDoNotMakeTheReturnScanQuadratic)
+{
+    // A hostile symbol table: 20,000 functions, each spanning from its start to the end of a 64 KiB text
+    // segment. Read in full that would be ~650 MB of scanning; the budget (4x the code plus 1 MiB) stops it.
+    auto elf = hardened_program();
+    constexpr u64 text_size = 64 * 1024;
+    elf.segments[0].bytes = Bytes(text_size, 0xc3);
+    elf.symbols.clear();
+    for (u64 i = 0; i < 20000; ++i)
+        elf.symbols.push_back({ "f" + std::to_string(i), text_vaddr + i, text_size - i });
+    auto report = analyse(elf.build());
+    EXPECT_EQ(report.functions, 20000u);
+    EXPECT_TRUE(report.return_scan_stopped);
+    EXPECT_LT(report.functions_with_ret, 20000u);
+    EXPECT_GT(report.functions_with_ret, 0u);
+    EXPECT_NE(report.zero_regs.evidence.find("scan stopped"), std::string::npos) << report.zero_regs.evidence;
 }
