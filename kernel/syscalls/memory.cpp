@@ -1,6 +1,7 @@
 // Memory system calls: mmap, munmap, mprotect, mremap, brk, madvise and the no-op family (msync, mlock...).
 // Decisions come from the region map (libs/vma, with the W^X policy); the page tables follow its callbacks.
 // A refused W^X request is EACCES plus a `wx-policy-denied` event, and the program goes on (issue 4 item 4).
+#include <arch/x86_64/interrupts_disabled.h>
 #include <kernel/fs/filesystem.h>
 #include <kernel/lib/format.h>
 #include <kernel/process/memory.h>
@@ -56,6 +57,14 @@ ErrorOr<T> report_wx(ErrorOr<T> result, char const* call, u64 address, u32 prot,
         report_refusal(result.error().code(), result.error().reason(), call, address, prot, rip);
     return result;
 }
+
+// The region map's lock. One CPU, preemptive threads, and system calls run with interrupts on: a thread preempted
+// inside a RegionMap operation would leave the map half changed, or its storage freed and regrown, under the next
+// thread's mmap or page fault (which reads the map with interrupts off). So every system call that reads or changes
+// the map holds this for the whole operation, as the heap masks interrupts around its own. Found by
+// program-debug.threads.glibc: KASAN saw madvise's RegionMap::find read the array another thread's mmap had just
+// replaced. Nothing under it blocks: frames, page tables and the in-memory files are all taken without waiting.
+using MapLock = arch::InterruptsDisabled;
 
 constexpr auto free_removed = [](vma::Region const& removed) { memory::release_pages(removed.start, removed.end); };
 
@@ -116,6 +125,7 @@ Result sys_mmap(Arguments& arguments)
         TRY(fs::check_mappable(fd));
     }
     bool fixed = flags & (map_fixed | map_fixed_noreplace);
+    MapLock lock; // from choosing the address to the filled mapping
     if (!fixed) {
         if (address && address % vma::page_size == 0 && vma::is_user_range(address, rounded)
             && map.is_free(address, rounded))
@@ -147,6 +157,7 @@ Result sys_mmap(Arguments& arguments)
 
 Result sys_munmap(Arguments& arguments)
 {
+    MapLock lock;
     TRY(memory::region_map().unmap(arguments.a0, arguments.a1, free_removed));
     return u64(0);
 }
@@ -154,6 +165,7 @@ Result sys_munmap(Arguments& arguments)
 Result sys_mprotect(Arguments& arguments)
 {
     u32 prot = static_cast<u32>(arguments.a2) & ~0x03000000u; // PROT_GROWSDOWN/GROWSUP: ignored
+    MapLock lock;
     auto result = memory::region_map().protect(arguments.a0, arguments.a1, prot, memory::wx_mode(settings().relaxed_wx),
         [](vma::ProtectionChange const& change) { memory::change_pages(change.start, change.end, change.new_prot); });
     TRY(report_wx(result, "mprotect", arguments.a0, prot, arguments.frame.rip));
@@ -162,6 +174,7 @@ Result sys_mprotect(Arguments& arguments)
 
 Result sys_mremap(Arguments& arguments)
 {
+    MapLock lock;
     return memory::region_map().remap(arguments.a0, arguments.a1, arguments.a2, static_cast<u32>(arguments.a3),
         arguments.a4, free_removed,
         [](vma::Move const& move) { memory::move_pages(move.old_start, move.new_start, move.length, move.prot); });
@@ -169,6 +182,7 @@ Result sys_mremap(Arguments& arguments)
 
 Result sys_brk(Arguments& arguments)
 {
+    MapLock lock;
     auto& map = memory::region_map();
     if (arguments.a0 == 0)
         return map.brk();
@@ -189,6 +203,7 @@ Result sys_madvise(Arguments& arguments)
     case madv_remove: {
         // Anonymous memory reads as zero afterwards: drop its frames (the next touch maps fresh zeros).
         auto& map = memory::region_map();
+        MapLock lock;
         for (u64 address = arguments.a0; address < arguments.a0 + length;) {
             auto const* region = map.find(address);
             u64 next = address + vma::page_size;
